@@ -136,7 +136,8 @@ class ContainerConfig:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> ContainerConfig:
-        labels = obj.get("Labels") or {}
+        labels = obj.get("Labels")
+        labels = {} if labels is None else labels
         health = obj.get("Healthcheck")
         if not isinstance(labels, dict) or not isinstance(health, dict | None):
             raise InvalidDocumentError("invalid image config: Labels/Healthcheck must be objects")
@@ -239,7 +240,8 @@ class ImageConfig:
         """Parse a config; raises :class:`InvalidDocumentError` when malformed."""
         obj = load_object(data, "image config")
         rootfs = obj.get("rootfs") or {}
-        history = obj.get("history") or []
+        history = obj.get("history")
+        history = [] if history is None else history
         config = obj.get("config") or {}
         if not isinstance(history, list) or not all(
             isinstance(x, dict) for x in (rootfs, config, *history)
