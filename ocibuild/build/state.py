@@ -1,0 +1,113 @@
+"""The state of a stage between two steps, and the helpers that derive it.
+
+A :class:`StageState` is frozen: every step handler takes one and returns a
+new one.  The image config carries the environment, working dir, user, shell
+and history; the state adds what is not in the config (the layers as blobs,
+the ARGs in scope, whether this stage set CMD) and the build-wide facts a
+handler needs (:class:`StepContext`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from ocibuild.build.history import COMMENT
+from ocibuild.oci import ContainerConfig, HistoryEntry, ImageConfig
+
+if TYPE_CHECKING:
+    from ocibuild.layer import LayerBlob
+
+__all__ = ["DEFAULT_PATH", "DEFAULT_SHELL", "StageState", "empty_config", "env_dict", "set_env"]
+
+DEFAULT_SHELL = ("/bin/sh", "-c")
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def env_dict(env: tuple[str, ...]) -> dict[str, str]:
+    """``KEY=value`` strings as a dict (a later duplicate wins)."""
+    out: dict[str, str] = {}
+    for item in env:
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
+
+
+def set_env(env: tuple[str, ...], key: str, value: str) -> tuple[str, ...]:
+    """Set ``key`` in an env list: replaced in place if present, else appended."""
+    entry = f"{key}={value}"
+    items = list(env)
+    for i, item in enumerate(items):
+        if item.partition("=")[0] == key:
+            items[i] = entry
+            return tuple(items)
+    return (*items, entry)
+
+
+@dataclass(frozen=True, slots=True)
+class StageState:
+    """A stage after some of its steps.
+
+    ``config.diff_ids`` always matches ``layers``; ``args`` are the ARGs in
+    scope with their values (an ARG without value is left out of ``args``).
+    """
+
+    config: ImageConfig
+    layers: tuple[LayerBlob, ...] = ()
+    args: tuple[tuple[str, str], ...] = ()
+    cmd_set: bool = False
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The image's ENV as a dict."""
+        return env_dict(self.config.config.env)
+
+    @property
+    def expansion_env(self) -> dict[str, str]:
+        """What ``$VAR`` sees in a step: ARGs in scope, overridden by ENV."""
+        return {**dict(self.args), **self.env}
+
+    @property
+    def shell(self) -> tuple[str, ...]:
+        return self.config.config.shell or DEFAULT_SHELL
+
+    @property
+    def workdir(self) -> str:
+        return self.config.config.working_dir or "/"
+
+    @property
+    def user(self) -> str:
+        return self.config.config.user
+
+    @property
+    def history(self) -> tuple[HistoryEntry, ...]:
+        return self.config.history
+
+    def with_config(self, **changes: object) -> StageState:
+        """A copy whose container config has ``changes`` applied."""
+        container = replace(self.config.config, **changes)  # type: ignore[arg-type]
+        return replace(self, config=replace(self.config, config=container))
+
+    def with_history(self, created: str, created_by: str, *, empty_layer: bool) -> StageState:
+        """A copy with one more BuildKit-style history entry."""
+        entry = HistoryEntry(
+            created=created, created_by=created_by, comment=COMMENT, empty_layer=empty_layer
+        )
+        config = replace(self.config, history=(*self.config.history, entry), created=created)
+        return replace(self, config=config)
+
+    def with_layer(self, blob: LayerBlob) -> StageState:
+        """A copy with ``blob`` stacked on top (its diff_id appended)."""
+        config = replace(self.config, diff_ids=(*self.config.diff_ids, blob.diff_id))
+        return replace(self, config=config, layers=(*self.layers, blob))
+
+    def with_arg(self, name: str, value: str | None) -> StageState:
+        """A copy with ARG ``name`` in scope (``None``: declared but unset)."""
+        kept = tuple((k, v) for k, v in self.args if k != name)
+        return replace(self, args=kept if value is None else (*kept, (name, value)))
+
+
+def empty_config(os: str, architecture: str, variant: str = "") -> ImageConfig:
+    """The config of ``FROM scratch``: only PATH set, as BuildKit does."""
+    container = ContainerConfig(env=(f"PATH={DEFAULT_PATH}",))
+    return ImageConfig(architecture=architecture, os=os, variant=variant, config=container)
