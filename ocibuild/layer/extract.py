@@ -1,0 +1,332 @@
+"""Safe unpacking of one OCI layer tar into a snapshot (overlay lower) directory.
+
+Owns the rules for untrusted layer content:
+
+* names are cleaned lexically; a leading ``/`` or ``./`` is dropped (as GNU
+  tar and Docker do), ``a/../b`` becomes ``b``, and a name that climbs above
+  the root is refused with :class:`LayerError`;
+* every parent is opened component by component with ``O_NOFOLLOW`` from a
+  directory fd, so nothing is ever written through a symlink: an entry below
+  a symlink (or a file) is refused;
+* hardlink targets are cleaned the same way and must already exist inside
+  the destination;
+* OCI whiteouts become overlayfs ones: ``.wh.NAME`` -> char device 0/0
+  ``NAME``, ``.wh..wh..opq`` -> ``trusted.overlay.opaque=y`` on the directory;
+  other ``.wh..wh.*`` (aufs metadata) entries are ignored;
+* owners, modes, xattrs (except ``trusted.overlay.*`` and
+  ``security.selinux``) and mtimes are restored; ownership and privileged
+  xattrs only when running as root.  Directory modes and mtimes are set last.
+
+Not here: decompression (:mod:`ocibuild.layer.compress`), snapshot layout
+(:mod:`ocibuild.snapshot`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import stat
+import tarfile
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from ocibuild._linux.xattr import set_xattr
+from ocibuild.layer.errors import LayerError
+from ocibuild.layer.tarwriter import OPAQUE_XATTR, is_whiteout, keep_xattr
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+__all__ = ["PathEscapesError", "apply_layer", "clean_name"]
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_CHUNK = 1 << 20
+_XATTR_PREFIX = "SCHILY.xattr."
+_NODE_TYPES = {
+    tarfile.CHRTYPE: stat.S_IFCHR,
+    tarfile.BLKTYPE: stat.S_IFBLK,
+    tarfile.FIFOTYPE: stat.S_IFIFO,
+}
+
+
+class PathEscapesError(ValueError):
+    """A name climbs above the root."""
+
+
+def clean_name(name: str) -> tuple[str, ...]:
+    """The components of a layer entry name, cleaned lexically.
+
+    Leading ``/`` and ``.`` components are dropped and ``..`` pops a
+    component; raises :class:`PathEscapesError` when ``..`` would leave the root.
+    """
+    parts: list[str] = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise PathEscapesError(name)
+            parts.pop()
+        else:
+            parts.append(part)
+    return tuple(parts)
+
+
+def apply_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> None:
+    """Unpack the uncompressed layer tar ``stream`` into the directory ``dest``.
+
+    ``label`` names the layer in error messages (``layer sha256:...``).
+    Raises :class:`LayerError` for hostile or malformed entries.
+    """
+    root_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        unpacker = _Unpacker(root_fd, label, privileged=os.geteuid() == 0)
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                for member in tar:
+                    unpacker.entry(member, tar)
+        except tarfile.TarError as err:
+            raise LayerError(f"{label}: not a valid tar: {err}") from err
+        unpacker.finish()
+    finally:
+        os.close(root_fd)
+
+
+@dataclass(frozen=True, slots=True)
+class _DirMeta:
+    mode: int
+    mtime_ns: int
+
+
+class _Unpacker:
+    """Applies tar members below ``root_fd``; remembers directories to finish."""
+
+    def __init__(self, root_fd: int, label: str, *, privileged: bool) -> None:
+        self._root = root_fd
+        self._label = label
+        self._privileged = privileged
+        self._dirs: dict[tuple[str, ...], _DirMeta] = {}
+
+    def _error(self, name: str, problem: str) -> LayerError:
+        return LayerError(f"{self._label}: entry {name!r} {problem}")
+
+    def _clean(self, name: str) -> tuple[str, ...]:
+        try:
+            return clean_name(name)
+        except PathEscapesError:
+            raise self._error(name, "escapes the root") from None
+
+    def entry(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
+        """Apply one member (its data is read from ``tar``)."""
+        parts = self._clean(member.name)
+        try:
+            self._dispatch(parts, member, tar)
+        except OSError as err:
+            raise self._error(member.name, f"cannot be unpacked: {err.strerror}") from err
+
+    def _dispatch(
+        self, parts: tuple[str, ...], member: tarfile.TarInfo, tar: tarfile.TarFile
+    ) -> None:
+        base = parts[-1] if parts else ""
+        if base == ".wh..wh..opq":
+            with self._parent(member.name, parts) as directory:
+                set_xattr(directory, ".", OPAQUE_XATTR, b"y")
+        elif base.startswith(".wh..wh."):
+            return
+        elif base.startswith(".wh."):
+            self._whiteout(member, (*parts[:-1], base[4:]))
+        elif not parts:
+            if not member.isdir():
+                raise self._error(member.name, "replaces the root with a non-directory")
+            self._dirs[()] = _DirMeta(member.mode & 0o7777, _mtime_ns(member))
+        else:
+            with self._parent(member.name, parts) as parent:
+                self._create(parent, parts, member, tar)
+
+    @contextlib.contextmanager
+    def _parent(self, name: str, parts: tuple[str, ...]) -> Iterator[int]:
+        """The fd of the directory holding ``parts[-1]``, creating missing parents."""
+        fd = os.dup(self._root)
+        try:
+            for component in parts[:-1]:
+                child = self._open_dir(fd, name, component)
+                os.close(fd)
+                fd = child
+            yield fd
+        finally:
+            os.close(fd)
+
+    def _open_dir(self, fd: int, name: str, component: str) -> int:
+        try:
+            return os.open(component, _DIR_FLAGS, dir_fd=fd)
+        except FileNotFoundError:
+            os.mkdir(component, 0o755, dir_fd=fd)
+        except OSError as err:
+            if err.errno not in (errno.ENOTDIR, errno.ELOOP):
+                raise
+            st = os.stat(component, dir_fd=fd, follow_symlinks=False)
+            if not is_whiteout(st):
+                raise self._error(name, f"would be written through {component!r}") from None
+            # NAME was whited out earlier in this layer and is now a directory:
+            # an opaque one, so that lower layers do not show through.
+            os.unlink(component, dir_fd=fd)
+            os.mkdir(component, 0o755, dir_fd=fd)
+            set_xattr(fd, component, OPAQUE_XATTR, b"y")
+        return os.open(component, _DIR_FLAGS, dir_fd=fd)
+
+    def _whiteout(self, member: tarfile.TarInfo, parts: tuple[str, ...]) -> None:
+        if parts[-1] in ("", ".", ".."):
+            raise self._error(member.name, "is not a valid whiteout")
+        with self._parent(member.name, parts) as parent:
+            if _lstat(parent, parts[-1]) is not None:
+                return  # this layer's own entry already hides the lower ones
+            os.mknod(parts[-1], stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent)
+            self._finish_node(parent, parts[-1], member, chmod=False)
+
+    def _create(
+        self,
+        parent: int,
+        parts: tuple[str, ...],
+        member: tarfile.TarInfo,
+        tar: tarfile.TarFile,
+    ) -> None:
+        name = parts[-1]
+        replaced = self._make_room(parent, name, member.isdir())
+        if member.isdir():
+            if replaced is None or not stat.S_ISDIR(replaced.st_mode):
+                os.mkdir(name, 0o700, dir_fd=parent)
+            if replaced is not None and is_whiteout(replaced):
+                set_xattr(parent, name, OPAQUE_XATTR, b"y")
+            self._dirs[parts] = _DirMeta(member.mode & 0o7777, _mtime_ns(member))
+            self._finish_node(parent, name, member, chmod=False, times=False)
+        elif member.isreg():
+            self._write_file(parent, name, member, tar)
+        elif member.issym():
+            os.symlink(member.linkname, name, dir_fd=parent)
+            self._finish_node(parent, name, member, chmod=False)
+        elif member.islnk():
+            self._hardlink(parent, name, member)
+        elif member.type in _NODE_TYPES:
+            kind = _NODE_TYPES[member.type]
+            device = os.makedev(member.devmajor, member.devminor)
+            os.mknod(name, kind | 0o600, device, dir_fd=parent)
+            self._finish_node(parent, name, member)
+        else:
+            raise self._error(member.name, f"has unsupported type {member.type!r}")
+
+    def _make_room(self, parent: int, name: str, is_dir: bool) -> os.stat_result | None:
+        """Remove what stands at ``name`` unless it is a directory staying one."""
+        st = _lstat(parent, name)
+        if st is None or (is_dir and stat.S_ISDIR(st.st_mode)):
+            return st
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(name, dir_fd=parent)
+        else:
+            os.unlink(name, dir_fd=parent)
+        return st
+
+    def _write_file(
+        self, parent: int, name: str, member: tarfile.TarInfo, tar: tarfile.TarFile
+    ) -> None:
+        source = tar.extractfile(member)
+        assert source is not None  # a regular member always has data
+        fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent)
+        try:
+            while chunk := source.read(_CHUNK):
+                os.write(fd, chunk)
+        finally:
+            os.close(fd)
+        self._finish_node(parent, name, member)
+
+    def _hardlink(self, parent: int, name: str, member: tarfile.TarInfo) -> None:
+        target = self._clean(member.linkname)
+        if not target:
+            raise self._error(member.name, "links to the root")
+        with self._parent(member.name, target) as target_parent:
+            if _lstat(target_parent, target[-1]) is None:
+                raise self._error(member.name, f"links to missing {member.linkname!r}")
+            os.link(
+                target[-1],
+                name,
+                src_dir_fd=target_parent,
+                dst_dir_fd=parent,
+                follow_symlinks=False,
+            )
+
+    def _finish_node(
+        self,
+        parent: int,
+        name: str,
+        member: tarfile.TarInfo,
+        *,
+        chmod: bool = True,
+        times: bool = True,
+    ) -> None:
+        """Owner, mode, xattrs and mtime of a just-created non-directory entry."""
+        if self._privileged:
+            os.chown(name, member.uid, member.gid, dir_fd=parent, follow_symlinks=False)
+        if chmod:
+            # Created by us just now and not a symlink, so following is safe.
+            os.chmod(name, member.mode & 0o7777, dir_fd=parent)
+        for key, value in _xattrs(member):
+            self._set_xattr(parent, name, key, value)
+        if times:
+            ns = _mtime_ns(member)
+            os.utime(name, ns=(ns, ns), dir_fd=parent, follow_symlinks=False)
+
+    def _set_xattr(self, parent: int, name: str, key: str, value: bytes) -> None:
+        try:
+            set_xattr(parent, name, key, value)
+        except OSError as err:
+            unsupported = err.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP)
+            if self._privileged or not unsupported:
+                raise
+
+    def finish(self) -> None:
+        """Set directory modes and mtimes, now that their contents exist."""
+        for parts, meta in sorted(self._dirs.items(), reverse=True):
+            fd = self._walk_existing(parts)
+            if fd is None:
+                continue  # replaced by a non-directory later in the layer
+            try:
+                os.fchmod(fd, meta.mode)
+                os.utime(fd, ns=(meta.mtime_ns, meta.mtime_ns))
+            finally:
+                os.close(fd)
+
+    def _walk_existing(self, parts: tuple[str, ...]) -> int | None:
+        fd = os.dup(self._root)
+        for component in parts:
+            try:
+                child = os.open(component, _DIR_FLAGS, dir_fd=fd)
+            except OSError as err:
+                if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                    return None
+                raise
+            finally:
+                os.close(fd)
+            fd = child
+        return fd
+
+
+def _lstat(dir_fd: int, name: str) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _mtime_ns(member: tarfile.TarInfo) -> int:
+    return round(member.mtime * 1_000_000_000)
+
+
+def _xattrs(member: tarfile.TarInfo) -> Iterator[tuple[str, bytes]]:
+    for key, value in sorted(member.pax_headers.items()):
+        if key.startswith(_XATTR_PREFIX):
+            name = key[len(_XATTR_PREFIX) :]
+            if keep_xattr(name):
+                yield name, value.encode("utf-8", "surrogateescape")
