@@ -1,0 +1,80 @@
+"""The store's writer lock: an exclusive ``flock`` on ``ocibuild/lock``.
+
+Re-entrant within a process: nested ``with store.lock():`` blocks (also from
+different :class:`~ocibuild.store.Store` objects on the same root) share one
+flock; other threads wait on a process-wide :class:`threading.RLock`.  Other
+processes wait on the flock itself.  A lock held across ``fork`` is not
+inherited usefully; take it in the process that needs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ocibuild.errors import StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+__all__ = ["StoreLockedError", "store_lock"]
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the store lock and we were asked not to wait."""
+
+
+@dataclass(slots=True)
+class _State:
+    rlock: threading.RLock = field(default_factory=threading.RLock)
+    depth: int = 0
+    fd: int = -1
+
+
+_STATES: dict[str, _State] = {}
+_GUARD = threading.Lock()
+
+
+def _state_for(path: Path) -> _State:
+    key = os.path.realpath(path)
+    with _GUARD:
+        return _STATES.setdefault(key, _State())
+
+
+@contextlib.contextmanager
+def store_lock(path: Path, *, blocking: bool = True) -> Iterator[None]:
+    """Hold the exclusive lock at ``path`` for the ``with`` block."""
+    state = _state_for(path)
+    if not state.rlock.acquire(blocking=blocking):
+        raise StoreLockedError(f"store is locked: {path}")
+    try:
+        if state.depth == 0:
+            state.fd = _take_flock(path, blocking)
+        state.depth += 1
+        try:
+            yield
+        finally:
+            state.depth -= 1
+            if state.depth == 0:
+                os.close(state.fd)
+                state.fd = -1
+    finally:
+        state.rlock.release()
+
+
+def _take_flock(path: Path, blocking: bool) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreLockedError(f"store is locked by another process: {path}") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
