@@ -1,0 +1,56 @@
+"""What a build is asked to do (:class:`BuildOptions`) and what it made (:class:`BuildResult`).
+
+Build args, target and target platform are already in the ``BuildGraph`` made
+by ``ocibuild.plan``; they are repeated here only for callers that want one
+record of a build's inputs.  Named contexts (``--build-context NAME=VALUE``)
+are kept as the raw values; :mod:`ocibuild.build.base` interprets them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ocibuild.oci import Descriptor, Platform
+    from ocibuild.store import StoredImage
+
+__all__ = ["BuildOptions", "BuildResult"]
+
+
+def _empty() -> Mapping[str, str]:
+    return {}
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    """Options of one build.
+
+    ``build_contexts`` maps a name to ``oci-layout://DIR[:TAG]``, a path to
+    an OCI or docker archive, or a directory; ``FROM NAME`` and
+    ``COPY --from=NAME`` use it before looking at stages and images.
+    ``source_date_epoch`` fixes ``created`` and clamps new files' mtimes.
+    ``no_cache``, ``pull`` and ``progress`` are accepted for the callers' sake;
+    the executor has no cache and never pulls yet.
+    """
+
+    build_args: Mapping[str, str] = field(default_factory=_empty)
+    target: str | None = None
+    target_platform: Platform | None = None
+    no_cache: bool = False
+    pull: bool = False
+    source_date_epoch: int | None = None
+    labels: Mapping[str, str] = field(default_factory=_empty)
+    build_contexts: Mapping[str, str] = field(default_factory=_empty)
+    progress: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """The image a build made: its manifest and config descriptors and the stored image."""
+
+    manifest: Descriptor
+    config: Descriptor
+    image: StoredImage
