@@ -1,0 +1,254 @@
+"""The library's front door: :func:`build`, wiring only.
+
+Reads the Dockerfile, parses and plans it, opens the build context and the
+store, runs the executor, then does what the caller asked with the result:
+tags (under the store lock), outputs (:mod:`ocibuild.export`), ``--iidfile``
+and ``--metadata-file``.  Every decision about *how* to build belongs to the
+packages it calls; this module only passes values between them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, BinaryIO
+
+from ocibuild.errors import ContextError, UserError
+from ocibuild.export.names import image_names
+from ocibuild.export.outputs import OutputError, OutputSpec, parse_output
+
+if TYPE_CHECKING:
+    from ocibuild.build import BuildContext, BuildResult
+    from ocibuild.store import Store
+
+__all__ = ["build", "open_store", "source_date_epoch_from"]
+
+ProgressFn = Callable[[str], None]
+
+
+def build(
+    context: str | os.PathLike[str],
+    dockerfile: str | os.PathLike[str] | None = None,
+    *,
+    tags: Sequence[str] = (),
+    build_args: Mapping[str, str] = {},
+    target: str | None = None,
+    outputs: Sequence[OutputSpec | str] = (),
+    labels: Mapping[str, str] = {},
+    platform: str | None = None,
+    root: str | os.PathLike[str] | None = None,
+    iidfile: str | os.PathLike[str] | None = None,
+    metadata_file: str | os.PathLike[str] | None = None,
+    build_contexts: Mapping[str, str] = {},
+    no_cache: bool = False,
+    pull: bool = False,
+    compression: str = "gzip",
+    source_date_epoch: int | None = None,
+    dockerfile_text: str | None = None,
+    context_stream: BinaryIO | None = None,
+    output_stream: BinaryIO | None = None,
+    progress: ProgressFn | None = None,
+) -> BuildResult:
+    """Build an image as ``docker build`` would and return the executor's result.
+
+    ``context`` is a directory, or ``"-"`` with the tar in ``context_stream``.
+    ``dockerfile`` defaults to ``<context>/Dockerfile``; ``dockerfile_text``
+    gives the text directly (``-f -``).  Outputs with ``dest="-"`` are written
+    to ``output_stream`` (default: standard output).
+    """
+    from ocibuild.build import BuildOptions, execute
+
+    specs = _check_outputs(outputs)
+    refs = image_names(tags)  # a bad -t fails before any work
+    epoch = (
+        source_date_epoch if source_date_epoch is not None else source_date_epoch_from(os.environ)
+    )
+    graph = _plan(context, dockerfile, dockerfile_text, build_args, target, platform)
+    store = open_store(root)
+    options = BuildOptions(
+        no_cache=no_cache,
+        pull=pull,
+        labels=dict(labels),
+        source_date_epoch=epoch,
+        build_contexts=dict(build_contexts),
+        progress=progress,
+    )
+    with _open_context(context, dockerfile, context_stream) as ctx:
+        result = execute(graph, ctx, store, options)
+    if refs:
+        with store.lock():
+            for ref in refs:
+                store.tag(ref.familiar(), result.manifest)
+    for spec in specs:
+        _write_output(store, result, spec, tags, compression, output_stream)
+    if iidfile is not None:
+        _write_text(iidfile, str(result.config.digest))
+    if metadata_file is not None:
+        _write_text(metadata_file, build_metadata(result, tags))
+    return result
+
+
+def open_store(root: str | os.PathLike[str] | None = None) -> Store:
+    """The store at ``root`` (default: ``Store.default_root()``)."""
+    from ocibuild.store import Store
+
+    return Store(Path(root) if root is not None else Store.default_root())
+
+
+def source_date_epoch_from(environ: Mapping[str, str]) -> int | None:
+    """``SOURCE_DATE_EPOCH`` as an int, None when unset or empty."""
+    raw = environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UserError(f"invalid SOURCE_DATE_EPOCH {raw!r}: expected whole seconds") from None
+    if value < 0:
+        raise UserError(f"invalid SOURCE_DATE_EPOCH {raw!r}: must not be negative")
+    return value
+
+
+def build_metadata(result: BuildResult, tags: Sequence[str]) -> str:
+    """The ``--metadata-file`` JSON, with buildx's keys."""
+    meta: dict[str, object] = {
+        "containerimage.config.digest": str(result.config.digest),
+        "containerimage.descriptor": result.manifest.to_json(),
+        "containerimage.digest": str(result.manifest.digest),
+    }
+    if tags:
+        meta["image.name"] = ",".join(str(ref) for ref in image_names(tags))
+    return json.dumps(meta, indent=2, sort_keys=True)
+
+
+def _check_outputs(outputs: Sequence[OutputSpec | str]) -> list[OutputSpec]:
+    specs = [parse_output(o) if isinstance(o, str) else o for o in outputs]
+    for spec in specs:
+        if spec.type == "registry" or (spec.type == "image" and spec.dest):
+            raise OutputError(f"output type={spec.type} is not supported yet")
+    if sum(1 for s in specs if s.dest == "-") > 1:
+        raise OutputError("only one output can be written to stdout")
+    return specs
+
+
+def _plan(
+    context: str | os.PathLike[str],
+    dockerfile: str | os.PathLike[str] | None,
+    text: str | None,
+    build_args: Mapping[str, str],
+    target: str | None,
+    platform: str | None,
+) -> object:
+    from ocibuild.dockerfile import parse
+    from ocibuild.oci import Platform
+    from ocibuild.plan import plan
+
+    name = "Dockerfile" if dockerfile is None else Path(dockerfile).name
+    if text is None:
+        text = _read_dockerfile(context, dockerfile)
+    return plan(
+        parse(text, path=name),
+        build_args=build_args,
+        target=target,
+        target_platform=Platform.parse(platform) if platform else None,
+        build_platform=Platform.host(),
+    )
+
+
+def _read_dockerfile(
+    context: str | os.PathLike[str], dockerfile: str | os.PathLike[str] | None
+) -> str:
+    if dockerfile is None and str(context) == "-":
+        raise ContextError("with the context on stdin, give the Dockerfile with -f")
+    path = Path(context, "Dockerfile") if dockerfile is None else Path(dockerfile)
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContextError(f"cannot read Dockerfile: {path}: no such file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as err:
+        raise ContextError(f"cannot read Dockerfile: {path}: {err}") from None
+
+
+@contextlib.contextmanager
+def _open_context(
+    context: str | os.PathLike[str],
+    dockerfile: str | os.PathLike[str] | None,
+    stream: BinaryIO | None,
+) -> Iterator[BuildContext]:
+    from ocibuild.build import BuildContext
+    from ocibuild.dockerfile.ignore import IgnoreRules
+
+    if str(context) == "-":
+        yield BuildContext.from_tar(stream if stream is not None else sys.stdin.buffer)
+        return
+    path = Path(context)
+    if not path.is_dir():
+        raise ContextError(f"unable to prepare context: path {str(context)!r} not found")
+    ignore_file = _ignore_file(path, dockerfile)
+    text = ignore_file.read_text(encoding="utf-8") if ignore_file is not None else ""
+    yield BuildContext.from_dir(path, IgnoreRules.parse(text))
+
+
+def _ignore_file(context: Path, dockerfile: str | os.PathLike[str] | None) -> Path | None:
+    """``<Dockerfile>.dockerignore`` beside the Dockerfile wins over ``<context>/.dockerignore``."""
+    candidates = [Path(f"{dockerfile}.dockerignore")] if dockerfile is not None else []
+    candidates.append(context / ".dockerignore")
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _write_output(
+    store: Store,
+    result: BuildResult,
+    spec: OutputSpec,
+    tags: Sequence[str],
+    compression: str,
+    stdout: BinaryIO | None,
+) -> None:
+    from ocibuild import export
+
+    names = spec.names or tuple(tags)
+    with _destination(spec.dest, stdout) as dest:
+        match spec.type:
+            case "oci":
+                export.write_oci_archive(
+                    store,
+                    result.image,
+                    dest,
+                    names=names,
+                    compression=spec.compression or compression,
+                )
+            case "docker":
+                export.write_docker_archive(store, result.image, dest, names=names)
+            case "local":
+                export.write_local(store, result.image, Path(str(spec.dest)))
+            case "tar":
+                export.write_rootfs_tar(store, result.image, dest)
+            case "image":
+                if spec.names:
+                    with store.lock():
+                        for ref in image_names(spec.names):
+                            store.tag(ref.familiar(), result.manifest)
+
+
+@contextlib.contextmanager
+def _destination(dest: str | None, stdout: BinaryIO | None) -> Iterator[BinaryIO | str]:
+    if dest == "-":
+        yield stdout if stdout is not None else sys.stdout.buffer
+    else:
+        yield dest or ""
+
+
+def _write_text(path: str | os.PathLike[str], text: str) -> None:
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        _write(out, text)
+    tmp.replace(target)
+
+
+def _write(out: IO[str], text: str) -> None:
+    out.write(text)

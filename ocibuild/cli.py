@@ -1,0 +1,250 @@
+"""The ``ocibuild`` command: argv -> :mod:`ocibuild.api` -> exit status.
+
+Owns argument parsing (docker build's flags and the store commands), the
+presentation of results (tables, JSON) and the mapping of errors to text and
+exit codes:
+
+* :class:`~ocibuild.errors.UserError`: ``ocibuild: <one line>`` (plus its
+  detail lines) on stderr, exit 1;
+* :class:`~ocibuild.errors.StoreError`: one line, exit 1;
+* bad flags: argparse's usage message, exit 2;
+* Ctrl-C: exit 130;
+* anything else is a bug and keeps its traceback.
+
+The work itself is done by :mod:`ocibuild.api` and :mod:`ocibuild.export`;
+this module only translates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ocibuild import _cli_store
+from ocibuild._cli_args import BuildArgs, parse_build_args
+from ocibuild.errors import StoreError, UserError
+
+__all__ = ["main"]
+
+PROG = "ocibuild"
+Handler = Callable[[argparse.Namespace], "int | _cli_store.Outcome"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    if args_list and args_list[0] not in _COMMANDS and args_list[0] not in _TOP_FLAGS:
+        args_list.insert(0, "build")
+    try:
+        ns = parser.parse_args(args_list)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    handler: Handler | None = getattr(ns, "handler", None)
+    if handler is None:
+        parser.print_usage(sys.stderr)
+        return 2
+    return _run(handler, ns)
+
+
+def _run(handler: Handler, ns: argparse.Namespace) -> int:
+    try:
+        return _show(handler(ns))
+    except UserError as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+        detail = err.detail()
+        if detail:
+            print(detail, file=sys.stderr)
+        return 1
+    except StoreError as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"{PROG}: store error: {first}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``ocibuild images | head``): not an error.
+        _silence_stdout()
+        return 0
+
+
+def _show(result: int | _cli_store.Outcome) -> int:
+    if isinstance(result, int):
+        return result
+    for line in result.out:
+        print(line)
+    for line in result.err:
+        print(line, file=sys.stderr)
+    sys.stdout.flush()
+    return result.status
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+# --------------------------------------------------------------------------- build
+
+
+def _cmd_build(ns: argparse.Namespace) -> int:
+    from ocibuild import api
+
+    args: BuildArgs = parse_build_args(ns, os.environ)
+    result = api.build(
+        args.context,
+        args.dockerfile,
+        tags=args.tags,
+        build_args=args.build_args,
+        target=args.target,
+        outputs=args.outputs,
+        labels=args.labels,
+        platform=args.platform,
+        root=_root(ns),
+        iidfile=args.iidfile,
+        metadata_file=args.metadata_file,
+        build_contexts=args.build_contexts,
+        no_cache=args.no_cache,
+        pull=args.pull,
+        compression=args.compression,
+        dockerfile_text=args.dockerfile_text,
+        context_stream=sys.stdin.buffer if args.context == "-" else None,
+        output_stream=sys.stdout.buffer,
+        progress=None if args.quiet else _progress_printer(args.progress),
+    )
+    if args.quiet:
+        print(result.config.digest)
+    else:
+        print(f"{PROG}: built {result.config.digest}", file=sys.stderr)
+        for tag in args.tags:
+            print(f"{PROG}: tagged {tag}", file=sys.stderr)
+    return 0
+
+
+def _progress_printer(mode: str) -> Callable[[str], None] | None:
+    if mode == "quiet":
+        return None
+
+    def show(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    return show
+
+
+def _root(ns: argparse.Namespace) -> Path | None:
+    value: str | None = ns.root or os.environ.get("OCIBUILD_ROOT") or None
+    return Path(value) if value else None
+
+
+# -------------------------------------------------------------------------- parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Build OCI images from Dockerfiles, without a daemon.",
+        epilog="With no command, the arguments are those of `ocibuild build`.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_build(sub)
+    for add in _cli_store.PARSERS:
+        add(sub, _common_parent())
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ocibuild")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _common_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--root",
+        metavar="DIR",
+        help="the store directory (default: $OCIBUILD_ROOT, /var/lib/ocibuild for root, "
+        "else $XDG_DATA_HOME/ocibuild)",
+    )
+    return parent
+
+
+def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "build",
+        parents=[_common_parent()],
+        help="build an image from a Dockerfile",
+        description="Build an image from a Dockerfile and a build context.",
+    )
+    p.set_defaults(handler=_cmd_build)
+    add = p.add_argument
+    add("context", metavar="PATH|-", help="the build context directory, or - for a tar on stdin")
+    add("-f", "--file", metavar="FILE", help="the Dockerfile (default: PATH/Dockerfile; - = stdin)")
+    add("-t", "--tag", action="append", default=[], metavar="NAME[:TAG]", help="name the image")
+    add(
+        "--build-arg",
+        action="append",
+        default=[],
+        metavar="KEY[=VALUE]",
+        help="set a build argument (KEY alone: take the value from the environment)",
+    )
+    add("--target", metavar="STAGE", help="build this stage and stop")
+    add("--no-cache", action="store_true", help="do not use the build cache")
+    add("--pull", action="store_true", help="always fetch base images again")
+    add("--platform", metavar="OS/ARCH[/VARIANT]", help="the target platform")
+    add("--label", action="append", default=[], metavar="KEY=VALUE", help="add image metadata")
+    add(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="id=ID[,src=PATH|env=VAR]",
+        help="a secret for RUN --mount=type=secret",
+    )
+    add("--network", metavar="MODE", help="network mode for RUN (default, none, host)")
+    add(
+        "--progress",
+        choices=("auto", "tty", "plain", "quiet"),
+        default="auto",
+        help="how to show progress (default: auto)",
+    )
+    add(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="type=TYPE[,dest=PATH]",
+        help="an output: type=oci|docker|local|registry, dest=PATH (DIR alone = local)",
+    )
+    add("--iidfile", metavar="FILE", help="write the image ID (config digest) to FILE")
+    add("--metadata-file", metavar="FILE", help="write build result metadata (JSON) to FILE")
+    add("-q", "--quiet", action="store_true", help="print only the image ID")
+    add(
+        "--build-context",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra named context (a directory, or docker-image://REF)",
+    )
+    add(
+        "--compression",
+        choices=("gzip", "zstd", "none"),
+        default="gzip",
+        help="layer compression in archive outputs (default: gzip)",
+    )
+
+
+_COMMANDS = frozenset({"build", *_cli_store.COMMANDS})
+_TOP_FLAGS = frozenset({"-h", "--help", "--version"})
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
