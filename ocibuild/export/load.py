@@ -162,14 +162,12 @@ def _images(store: Store, contents: _Contents) -> list[tuple[Descriptor, list[st
     tags = _repo_tags(contents)
     if "index.json" in contents.documents:
         index = load_object(contents.documents["index.json"], "index.json")
-        found = []
+        found: dict[Digest, tuple[Descriptor, list[str]]] = {}
         for desc in _manifests(store, index.get("manifests")):
-            config = _config_of(store, desc)
-            names = _ref_names(desc) + [
-                t for t in tags.get(config, []) if t not in _ref_names(desc)
-            ]
-            found.append((_plain(desc), names))
-        return found
+            _plain_desc, names = found.setdefault(desc.digest, (_plain(desc), []))
+            extra = _ref_names(desc) + tags.get(_config_of(store, desc), [])
+            names.extend(n for n in extra if n not in names)
+        return list(found.values())
     return [
         (manifest, tags.get(manifest_config, []))
         for manifest, manifest_config in _docker_manifests(store, contents)
