@@ -6,11 +6,14 @@ import io
 import os
 import stat
 import tarfile
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ocibuild.layer import apply_layer, write_layer
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.root
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
-from pathlib import Path
-from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import pytest
 
 from ocibuild.layer import Compression, LayerBlob, open_layer_tar, store_layer, write_layer
 from ocibuild.oci import Descriptor, Digest
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from types import TracebackType
 
 
 class FakeWriter:
@@ -67,7 +69,9 @@ def tree(root: Path) -> Path:
 
 
 @pytest.mark.parametrize("compression", list(Compression))
-def test_store_layer_hashes_both_sides_in_one_pass(tmp_path: Path, compression: Compression) -> None:
+def test_store_layer_hashes_both_sides_in_one_pass(
+    tmp_path: Path, compression: Compression
+) -> None:
     root = tree(tmp_path / "root")
     store = FakeStore()
     blob = store_layer(store, root, clamp_mtime=0, compression=compression)

@@ -6,7 +6,7 @@ import io
 import os
 import posixpath
 import tarfile
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +14,9 @@ from hypothesis import strategies as st
 
 from ocibuild.layer import LayerError, apply_layer, clean_name, write_layer
 from ocibuild.layer.extract import PathEscapesError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def tar_of(*members: tuple[tarfile.TarInfo, bytes]) -> io.BytesIO:
@@ -85,7 +88,9 @@ def test_hardlink_to_missing_is_refused(dest: Path) -> None:
 
 def test_hardlink_through_symlink_is_refused(dest: Path, tmp_path: Path) -> None:
     (tmp_path / "secret").write_text("s")
-    layer = tar_of(special("s", tarfile.SYMTYPE, str(tmp_path)), special("h", tarfile.LNKTYPE, "s/secret"))
+    layer = tar_of(
+        special("s", tarfile.SYMTYPE, str(tmp_path)), special("h", tarfile.LNKTYPE, "s/secret")
+    )
     with pytest.raises(LayerError):
         apply_layer(layer, dest)
 
@@ -172,7 +177,9 @@ def build(root: Path, tree: dict[str, object]) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(st.dictionaries(FILE_NAMES, TREES, max_size=5))
-def test_tar_round_trip_property(tmp_path_factory: pytest.TempPathFactory, tree: dict[str, object]) -> None:
+def test_tar_round_trip_property(
+    tmp_path_factory: pytest.TempPathFactory, tree: dict[str, object]
+) -> None:
     src = tmp_path_factory.mktemp("src")
     build(src, tree)
     first = io.BytesIO()

@@ -6,12 +6,15 @@ import io
 import os
 import subprocess
 import tarfile
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ocibuild.layer import write_layer
 from ocibuild.layer.tarheader import BLOCK, REGTYPE, TarEntry, encode_header
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def layer_bytes(root: Path, clamp: int | None = None) -> bytes:
