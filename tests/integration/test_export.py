@@ -8,7 +8,7 @@ import json
 import shutil
 import subprocess
 import tarfile
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -22,6 +22,9 @@ from ocibuild.export import (
 )
 from ocibuild.oci import Descriptor, Digest, ImageConfig, mediatypes
 from ocibuild.store import Store, StoredImage
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _layer_tar(entries: list[tuple[str, bytes | None]]) -> bytes:
