@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import io
 import os
 import tempfile
@@ -24,7 +25,6 @@ from ocibuild.oci import Descriptor, Digest
 from ocibuild.store._fs import FILE_MODE, fsync_dir
 
 if TYPE_CHECKING:
-    import hashlib
     from types import TracebackType
 
 __all__ = ["BlobWriter", "blob_file", "open_verified"]
@@ -49,7 +49,7 @@ class BlobWriter:
         self._file = os.fdopen(fd, "wb")
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.fchmod(fd, FILE_MODE)
-        self._hash = Digest("sha256", "0" * 64).hasher()
+        self._hash = hashlib.sha256()
         self._size = 0
         self._done = False
 

@@ -206,16 +206,20 @@ class Store:
             yield from self._candidates_of(entry)
 
     def _candidates_of(self, entry: Descriptor) -> Iterator[_refs.Candidate]:
-        if not self.has_blob(entry):
+        is_manifest = entry.media_type in mediatypes.MANIFESTS
+        is_index = entry.media_type in mediatypes.INDEXES
+        if not (is_manifest or is_index) or not self.has_blob(entry):
             yield _refs.Candidate(entry, None)
             return
-        if entry.media_type in mediatypes.MANIFESTS:
-            config = Manifest.from_json(self.read_blob(entry)).config.digest
-            yield _refs.Candidate(entry, config)
-        elif entry.media_type in mediatypes.INDEXES:
-            yield _refs.Candidate(entry, None)
-            for child in Index.from_json(self.read_blob(entry)).manifests:
-                yield from self._candidates_of(child)
+        try:
+            data = self.read_blob(entry)
+            config = Manifest.from_json(data).config.digest if is_manifest else None
+            children = Index.from_json(data).manifests if is_index else ()
+        except UserError as err:
+            raise StoreError(f"cannot read {entry.digest}: {err}") from None
+        yield _refs.Candidate(entry, config)
+        for child in children:
+            yield from self._candidates_of(child)
 
     # -- images --------------------------------------------------------------
 

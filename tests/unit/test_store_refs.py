@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ocibuild.errors import UserError
+from ocibuild.errors import StoreError, UserError
 from ocibuild.oci import Descriptor, Digest, ImageConfig, Index, Platform, mediatypes
 from ocibuild.store import AmbiguousReferenceError, ImageNotFoundError, Store
 
@@ -162,3 +162,10 @@ def test_concurrent_taggers_lose_nothing(store: Store) -> None:
         assert proc.exitcode == 0
     names = {n for n, _ in store.refs()}
     assert names == {f"{p}{i}:latest" for p in "ab" for i in range(25)}
+
+
+def test_corrupt_manifest_is_a_store_error(store: Store) -> None:
+    bogus = store.put_bytes(b"not json", mediatypes.OCI_MANIFEST)
+    store.tag("bogus", bogus)
+    with pytest.raises(StoreError, match="cannot read"):
+        store.resolve("abcdef")
