@@ -25,7 +25,7 @@ from ocibuild.errors import (
 
 if TYPE_CHECKING:
     from ocibuild.api import build
-    from ocibuild.build import BuildResult
+    from ocibuild.build.options import BuildResult
 
 __all__ = [
     "BuildResult",
@@ -41,7 +41,7 @@ __all__ = [
     "build",
 ]
 
-_LAZY = {"build": "ocibuild.api", "BuildResult": "ocibuild.build"}
+_LAZY = {"build": "ocibuild.api", "BuildResult": "ocibuild.build.options"}
 
 
 def __getattr__(name: str) -> Any:

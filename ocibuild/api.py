@@ -13,21 +13,23 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ocibuild.errors import ContextError, UserError
 from ocibuild.export.names import image_names
 from ocibuild.export.outputs import OutputError, OutputSpec, parse_output
 
 if TYPE_CHECKING:
-    from ocibuild.build import BuildContext, BuildResult
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from ocibuild.build.context import BuildContext
+    from ocibuild.build.options import BuildOptions, BuildResult
+    from ocibuild.oci import Platform
+    from ocibuild.plan import BuildGraph
     from ocibuild.store import Store
 
 __all__ = ["build", "open_store", "source_date_epoch_from"]
-
-ProgressFn = Callable[[str], None]
 
 
 def build(
@@ -51,7 +53,7 @@ def build(
     dockerfile_text: str | None = None,
     context_stream: BinaryIO | None = None,
     output_stream: BinaryIO | None = None,
-    progress: ProgressFn | None = None,
+    progress: str = "auto",
 ) -> BuildResult:
     """Build an image as ``docker build`` would and return the executor's result.
 
@@ -60,24 +62,31 @@ def build(
     gives the text directly (``-f -``).  Outputs with ``dest="-"`` are written
     to ``output_stream`` (default: standard output).
     """
-    from ocibuild.build import BuildOptions, execute
+    from ocibuild.build import execute
+    from ocibuild.build.options import BuildOptions
 
     specs = _check_outputs(outputs)
     refs = image_names(tags)  # a bad -t fails before any work
-    epoch = (
-        source_date_epoch if source_date_epoch is not None else source_date_epoch_from(os.environ)
-    )
-    graph = _plan(context, dockerfile, dockerfile_text, build_args, target, platform)
+    epoch = source_date_epoch
+    if epoch is None:
+        epoch = source_date_epoch_from(os.environ)
+    target_platform = _platform(platform)
     store = open_store(root)
     options = BuildOptions(
+        build_args=dict(build_args),
+        target=target,
+        target_platform=target_platform,
         no_cache=no_cache,
         pull=pull,
-        labels=dict(labels),
         source_date_epoch=epoch,
+        labels=dict(labels),
         build_contexts=dict(build_contexts),
         progress=progress,
     )
     with _open_context(context, dockerfile, context_stream) as ctx:
+        if dockerfile_text is None:
+            dockerfile_text = _read_dockerfile(ctx.root, dockerfile, str(context) == "-")
+        graph = _plan(dockerfile, dockerfile_text, options)
         result = execute(graph, ctx, store, options)
     if refs:
         with store.lock():
@@ -135,36 +144,40 @@ def _check_outputs(outputs: Sequence[OutputSpec | str]) -> list[OutputSpec]:
     return specs
 
 
+def _platform(text: str | None) -> Platform | None:
+    from ocibuild.oci import Platform
+
+    return Platform.parse(text) if text else None
+
+
 def _plan(
-    context: str | os.PathLike[str],
-    dockerfile: str | os.PathLike[str] | None,
-    text: str | None,
-    build_args: Mapping[str, str],
-    target: str | None,
-    platform: str | None,
-) -> object:
+    dockerfile: str | os.PathLike[str] | None, text: str, options: BuildOptions
+) -> BuildGraph:
     from ocibuild.dockerfile import parse
     from ocibuild.oci import Platform
     from ocibuild.plan import plan
 
     name = "Dockerfile" if dockerfile is None else Path(dockerfile).name
-    if text is None:
-        text = _read_dockerfile(context, dockerfile)
     return plan(
         parse(text, path=name),
-        build_args=build_args,
-        target=target,
-        target_platform=Platform.parse(platform) if platform else None,
+        build_args=options.build_args,
+        target=options.target,
+        target_platform=options.target_platform,
         build_platform=Platform.host(),
     )
 
 
 def _read_dockerfile(
-    context: str | os.PathLike[str], dockerfile: str | os.PathLike[str] | None
+    context_root: Path, dockerfile: str | os.PathLike[str] | None, from_tar: bool
 ) -> str:
-    if dockerfile is None and str(context) == "-":
-        raise ContextError("with the context on stdin, give the Dockerfile with -f")
-    path = Path(context, "Dockerfile") if dockerfile is None else Path(dockerfile)
+    """The Dockerfile's text: ``-f`` (relative to the working dir, as docker's CLI),
+    else ``Dockerfile`` in the context (also inside a context tar)."""
+    if dockerfile is None:
+        path = context_root / "Dockerfile"
+    elif from_tar:
+        path = context_root / dockerfile
+    else:
+        path = Path(dockerfile)
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -173,31 +186,24 @@ def _read_dockerfile(
         raise ContextError(f"cannot read Dockerfile: {path}: {err}") from None
 
 
-@contextlib.contextmanager
 def _open_context(
     context: str | os.PathLike[str],
     dockerfile: str | os.PathLike[str] | None,
     stream: BinaryIO | None,
-) -> Iterator[BuildContext]:
-    from ocibuild.build import BuildContext
+) -> BuildContext:
+    """The build context: a directory (with ``.dockerignore`` or
+    ``<Dockerfile>.dockerignore``) or a tar stream; use it in ``with``."""
+    from ocibuild.build.context import BuildContext
     from ocibuild.dockerfile.ignore import IgnoreRules
 
     if str(context) == "-":
-        yield BuildContext.from_tar(stream if stream is not None else sys.stdin.buffer)
-        return
+        source = stream if stream is not None else sys.stdin.buffer
+        return BuildContext.from_tar(source, dockerfile=str(dockerfile) if dockerfile else None)
     path = Path(context)
     if not path.is_dir():
         raise ContextError(f"unable to prepare context: path {str(context)!r} not found")
-    ignore_file = _ignore_file(path, dockerfile)
-    text = ignore_file.read_text(encoding="utf-8") if ignore_file is not None else ""
-    yield BuildContext.from_dir(path, IgnoreRules.parse(text))
-
-
-def _ignore_file(context: Path, dockerfile: str | os.PathLike[str] | None) -> Path | None:
-    """``<Dockerfile>.dockerignore`` beside the Dockerfile wins over ``<context>/.dockerignore``."""
-    candidates = [Path(f"{dockerfile}.dockerignore")] if dockerfile is not None else []
-    candidates.append(context / ".dockerignore")
-    return next((c for c in candidates if c.is_file()), None)
+    named = Path(dockerfile) if dockerfile is not None else None
+    return BuildContext.from_dir(path, IgnoreRules.for_dockerfile(path, named))
 
 
 def _write_output(
@@ -245,10 +251,5 @@ def _destination(dest: str | None, stdout: BinaryIO | None) -> Iterator[BinaryIO
 def _write_text(path: str | os.PathLike[str], text: str) -> None:
     target = Path(path)
     tmp = target.with_name(f".{target.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        _write(out, text)
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(target)
-
-
-def _write(out: IO[str], text: str) -> None:
-    out.write(text)

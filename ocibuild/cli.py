@@ -115,7 +115,7 @@ def _cmd_build(ns: argparse.Namespace) -> int:
         dockerfile_text=args.dockerfile_text,
         context_stream=sys.stdin.buffer if args.context == "-" else None,
         output_stream=sys.stdout.buffer,
-        progress=None if args.quiet else _progress_printer(args.progress),
+        progress=args.progress,
     )
     if args.quiet:
         print(result.config.digest)
@@ -124,16 +124,6 @@ def _cmd_build(ns: argparse.Namespace) -> int:
         for tag in args.tags:
             print(f"{PROG}: tagged {tag}", file=sys.stderr)
     return 0
-
-
-def _progress_printer(mode: str) -> Callable[[str], None] | None:
-    if mode == "quiet":
-        return None
-
-    def show(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    return show
 
 
 def _root(ns: argparse.Namespace) -> Path | None:
