@@ -23,7 +23,9 @@ from ocibuild.errors import ContextError
 if TYPE_CHECKING:
     import os
 
-__all__ = ["SourceTree", "clean_inside", "go_match", "has_magic", "match_sources"]
+    from ocibuild.snapshot import RootView
+
+__all__ = ["SourceTree", "ViewTree", "clean_inside", "go_match", "has_magic", "match_sources"]
 
 
 class SourceTree(Protocol):
@@ -48,6 +50,34 @@ class SourceTree(Protocol):
     def resolve(self, path: str, follow_last: bool = True) -> str:
         """``path`` with symlinks resolved inside the root (absolute, ``/``-rooted)."""
         ...
+
+
+class ViewTree:
+    """A :class:`SourceTree` over a rootfs (``snapshot.RootView``): a stage or an image."""
+
+    def __init__(self, view: RootView) -> None:
+        self.view = view
+
+    def lstat(self, path: str) -> os.stat_result:
+        st = self.view.lstat(path)
+        if st is None:
+            raise FileNotFoundError(path)
+        return st
+
+    def listdir(self, path: str) -> list[str]:
+        return self.view.listdir(path)
+
+    def open(self, path: str) -> BinaryIO:
+        return self.view.open(path)
+
+    def readlink(self, path: str) -> str:
+        real = self.view.real_path(path)
+        if real is None:
+            raise FileNotFoundError(path)
+        return str(real.readlink())
+
+    def resolve(self, path: str, follow_last: bool = True) -> str:
+        return self.view.resolve(path, follow_last)
 
 
 def clean_inside(path: str) -> str:

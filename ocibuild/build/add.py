@@ -1,0 +1,153 @@
+"""ADD's extras over COPY: local archives unpacked, URLs downloaded.
+
+* A local source file that is a tar (plain, gzip, bzip2 or xz; detected by
+  content, not by name, as BuildKit does) is unpacked into ``dest`` instead
+  of copied.  Entries keep their mode, owner and mtime (``--chown``
+  overrides the owner); names are cleaned so nothing lands outside ``dest``
+  and nothing is written through a symlink.
+* An ``http(s)://`` source is downloaded with urllib: the file is named after
+  the URL path's last element (inside ``dest`` when it ends with ``/``), mode
+  0600, mtime from ``Last-Modified``.  ``--checksum=sha256:...`` is checked.
+  Downloaded archives are *not* unpacked.
+"""
+
+from __future__ import annotations
+
+import bz2
+import email.utils
+import gzip
+import hashlib
+import lzma
+import posixpath
+import tarfile
+import tempfile
+import urllib.parse
+import urllib.request
+from typing import TYPE_CHECKING, BinaryIO
+
+from ocibuild.build.sources import clean_inside
+from ocibuild.build.upper import Meta
+from ocibuild.errors import ContextError, UserError
+
+if TYPE_CHECKING:
+    from ocibuild.build.upper import Upper
+    from ocibuild.build.users import Owner
+
+__all__ = ["download", "extract_archive", "is_archive", "is_url", "url_filename"]
+
+_TAR_MAGIC_OFFSET = 257
+_DECOMPRESSORS = (
+    (b"\x1f\x8b", gzip.open),
+    (b"BZh", bz2.open),
+    (b"\xfd7zXZ\x00", lzma.open),
+)
+
+
+def is_url(source: str) -> bool:
+    """Whether an ADD source is a remote URL."""
+    return source.startswith(("http://", "https://"))
+
+
+def _head(stream: BinaryIO) -> bytes:
+    for magic, opener in _DECOMPRESSORS:
+        stream.seek(0)
+        if stream.read(len(magic)) == magic:
+            stream.seek(0)
+            try:
+                with opener(stream) as inner:
+                    return bytes(inner.read(512))
+            except (OSError, EOFError, lzma.LZMAError):
+                return b""
+    stream.seek(0)
+    return stream.read(512)
+
+
+def is_archive(stream: BinaryIO) -> bool:
+    """Whether ``stream`` (seekable) holds a tar, maybe compressed."""
+    head = _head(stream)
+    stream.seek(0)
+    return head[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] == b"ustar"
+
+
+def extract_archive(stream: BinaryIO, upper: Upper, dest: str, chown: Owner | None) -> None:
+    """Unpack tar ``stream`` into directory ``dest`` (absolute, resolved) of ``upper``."""
+    parents = chown or _root_owner()
+    upper.ensure_dir(dest, parents)
+    with tarfile.open(fileobj=stream, mode="r:*") as tar:
+        for member in tar:
+            _extract_member(tar, member, upper, dest, chown)
+
+
+def _root_owner() -> Owner:
+    from ocibuild.build.users import Owner
+
+    return Owner(0, 0)
+
+
+def _extract_member(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, upper: Upper, dest: str, chown: Owner | None
+) -> None:
+    rel = clean_inside(member.name)
+    if rel == "/":
+        return
+    path = clean_inside(dest + rel)
+    uid, gid = (chown.uid, chown.gid) if chown else (member.uid, member.gid)
+    meta = Meta(member.mode, uid, gid, int(member.mtime) * 1_000_000_000)
+    parents = chown or _root_owner()
+    if member.isdir():
+        upper.make_dir(path, meta, parents)
+    elif member.issym():
+        upper.write_symlink(path, member.linkname, meta, parents)
+    elif member.islnk():
+        target = upper.host(clean_inside(dest + clean_inside(member.linkname)))
+        if not target.is_file() or target.is_symlink():
+            raise ContextError(f"archive hard link {member.name} to missing {member.linkname}")
+        upper.write_hardlink(path, target, parents)
+    elif member.isfile():
+        source = tar.extractfile(member)
+        assert source is not None
+        upper.write_file(path, source, meta, parents)  # type: ignore[arg-type]
+
+
+def url_filename(url: str) -> str:
+    """The file name ADD gives a download: the URL path's last element."""
+    name = posixpath.basename(urllib.parse.urlsplit(url).path.rstrip("/"))
+    return name or "__unnamed__"
+
+
+def download(url: str, checksum: str | None, spool_dir: str) -> tuple[BinaryIO, int | None]:
+    """Fetch ``url`` into a temp file; returns it (at offset 0) and its mtime (s) if known."""
+    spool = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115 (returned to the caller)
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                spool.write(chunk)
+            modified = response.headers.get("Last-Modified")
+    except OSError as err:
+        spool.close()
+        raise UserError(f"failed to download {url}: {err}") from None
+    _verify(url, checksum, "sha256:" + digest.hexdigest(), spool)
+    spool.seek(0)
+    return spool, _parse_http_date(modified)
+
+
+def _verify(url: str, checksum: str | None, actual: str, spool: BinaryIO) -> None:
+    if checksum is None:
+        return
+    if not checksum.startswith("sha256:"):
+        spool.close()
+        raise UserError(f"unsupported checksum {checksum!r}: only sha256:<hex> is supported")
+    if checksum.lower() != actual:
+        spool.close()
+        raise UserError(f"digest mismatch for {url}: expected {checksum}, got {actual}")
+
+
+def _parse_http_date(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(email.utils.parsedate_to_datetime(value).timestamp())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,82 @@
+"""The state a stage starts from: ``FROM scratch``, an earlier stage, a named
+context, or an image in the store, plus the base's ONBUILD triggers.
+
+Every base gets BuildKit's default ``PATH`` when its config has none.  The
+base's history and layers are kept; ARGs and "CMD set in this stage" start
+empty; ``OnBuild`` is emptied (triggers are not inherited) and the triggers
+themselves are parsed and returned so the executor runs them first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ocibuild.build.context import BuildContext
+from ocibuild.build.named import open_named
+from ocibuild.build.state import DEFAULT_PATH, StageState, empty_config, set_env
+from ocibuild.errors import DockerfileError, UserError
+from ocibuild.layer import LayerBlob
+from ocibuild.oci import Platform
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ocibuild.dockerfile.instructions import Instruction
+    from ocibuild.plan import Stage
+    from ocibuild.store import Store, StoredImage
+
+__all__ = ["base_state", "image_state", "onbuild_triggers"]
+
+
+def image_state(image: StoredImage) -> StageState:
+    """The state of a stored image: its config and its layers as blobs."""
+    layers = tuple(
+        LayerBlob(desc, diff_id)
+        for desc, diff_id in zip(image.manifest.layers, image.config.diff_ids, strict=True)
+    )
+    return StageState(image.config, layers)
+
+
+def base_state(
+    stage: Stage,
+    built: Mapping[int, StageState],
+    store: Store,
+    contexts: Mapping[str, str],
+    platform: Platform | None,
+) -> StageState:
+    """The state ``stage`` starts from, before ONBUILD triggers."""
+    if stage.base_stage is not None:
+        state = StageState(built[stage.base_stage].config, built[stage.base_stage].layers)
+    elif stage.base.lower() == "scratch":
+        host = platform or Platform.host()
+        state = StageState(empty_config(host.os, host.architecture, host.variant))
+    elif stage.base in contexts:
+        found = open_named(contexts[stage.base], store, platform)
+        if isinstance(found, BuildContext):
+            raise UserError(f"build context {stage.base!r} is a directory, not an image")
+        state = image_state(found)
+    else:
+        state = image_state(store.image(stage.base, platform))
+    env = state.config.config.env
+    if not any(item.partition("=")[0] == "PATH" for item in env):
+        state = state.with_config(env=set_env(env, "PATH", DEFAULT_PATH))
+    return state
+
+
+def onbuild_triggers(state: StageState, escape: str) -> tuple[StageState, tuple[Instruction, ...]]:
+    """Split off the base's ONBUILD triggers: the state without them, and them parsed."""
+    expressions = state.config.config.on_build
+    if not expressions:
+        return state, ()
+    from ocibuild.dockerfile import parse
+
+    text = "\n".join(expressions) + "\n"
+    if escape != "\\":
+        text = f"# escape={escape}\n" + text
+    parsed = parse(text, path="ONBUILD")
+    for instr in parsed.instructions:
+        keyword = type(instr).__name__.upper()
+        if keyword in ("FROM", "ONBUILD", "MAINTAINER"):
+            raise DockerfileError(f"{keyword} isn't allowed as an ONBUILD trigger", instr.span)
+    return replace(state.with_config(on_build=()), cmd_set=False), parsed.instructions

@@ -1,0 +1,122 @@
+"""The executor: walks the planned stages and turns each step into state.
+
+:func:`execute` reads like its table of contents: for each needed stage,
+find the base, run the base's ONBUILD triggers and then the stage's own
+instructions, one handler per step kind (config-only, WORKDIR, COPY/ADD;
+RUN is not supported yet); then apply ``--label``s and store the image.
+Each step runs inside ``errors.at(span)`` so a user error names its line.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ocibuild.build.base import base_state, onbuild_triggers
+from ocibuild.build.config_steps import apply_config_step
+from ocibuild.build.copy_step import Sources, copy_step, workdir_step
+from ocibuild.build.layers import Layers
+from ocibuild.build.options import BuildResult
+from ocibuild.dockerfile.expand import expand_instruction
+from ocibuild.dockerfile.instructions import Add, Copy, From, Instruction, Run, Workdir
+from ocibuild.errors import DockerfileError, UserError, at
+from ocibuild.oci import format_timestamp
+
+if TYPE_CHECKING:
+    from ocibuild.build.context import BuildContext
+    from ocibuild.build.options import BuildOptions
+    from ocibuild.build.state import StageState
+    from ocibuild.plan import BuildGraph, Stage
+    from ocibuild.store import Store
+
+__all__ = ["execute"]
+
+
+def execute(
+    graph: BuildGraph, context: BuildContext, store: Store, options: BuildOptions
+) -> BuildResult:
+    """Build ``graph``'s target from ``context`` into ``store``; the image is not tagged."""
+    layers = Layers.for_store(store, options.source_date_epoch)
+    built: dict[int, StageState] = {}
+    for index in graph.needed():
+        stage = graph.stages[index]
+        with at(stage.span):
+            built[index] = _run_stage(graph, stage, built, layers, context, options)
+    final = _finish(built[graph.target], options)
+    return _store_image(store, final)
+
+
+def _run_stage(
+    graph: BuildGraph,
+    stage: Stage,
+    built: dict[int, StageState],
+    layers: Layers,
+    context: BuildContext,
+    options: BuildOptions,
+) -> StageState:
+    platform = stage.platform or graph.target_platform or options.target_platform
+    state = base_state(stage, built, layers.store, options.build_contexts, platform)
+    state, triggers = onbuild_triggers(state, graph.escape)
+    sources = Sources(context, _stage_names(graph, built), options.build_contexts, platform)
+    for instr in (*triggers, *stage.instructions):
+        with at(instr.span):
+            state = _step(graph, state, instr, layers, sources, _created(options))
+    return state
+
+
+def _stage_names(graph: BuildGraph, built: dict[int, StageState]) -> dict[str, StageState]:
+    names: dict[str, StageState] = {}
+    for index, state in built.items():
+        names[str(index)] = state
+        name = graph.stages[index].name
+        if name:
+            names[name.lower()] = state
+    return names
+
+
+def _created(options: BuildOptions) -> str:
+    epoch = options.source_date_epoch
+    return format_timestamp(epoch if epoch is not None else time.time())
+
+
+def _step(
+    graph: BuildGraph,
+    state: StageState,
+    instr: Instruction,
+    layers: Layers,
+    sources: Sources,
+    created: str,
+) -> StageState:
+    """One instruction: expand its words, then hand it to its kind's handler."""
+    expanded = expand_instruction(instr, state.expansion_env, graph.escape)
+    match expanded:
+        case Run():
+            raise UserError("RUN is not supported yet")
+        case From():
+            raise DockerfileError("FROM inside a stage")
+        case Copy() | Add():
+            return copy_step(layers, state, expanded, sources, created)
+        case Workdir():
+            return workdir_step(layers, state, expanded.path, created)
+        case _:
+            return apply_config_step(state, expanded, created, graph.resolve_arg)
+
+
+def _finish(state: StageState, options: BuildOptions) -> StageState:
+    """Apply ``--label``s (last, without history) and SOURCE_DATE_EPOCH's ``created``."""
+    if options.labels:
+        labels = dict(state.config.config.labels)
+        labels.update(options.labels)
+        state = state.with_config(labels=tuple(sorted(labels.items())))
+    if options.source_date_epoch is not None:
+        created = format_timestamp(options.source_date_epoch)
+        state = replace(state, config=replace(state.config, created=created))
+    return state
+
+
+def _store_image(store: Store, state: StageState) -> BuildResult:
+    with store.lock():
+        manifest = store.put_image(state.config, [blob.descriptor for blob in state.layers])
+    image = store.image(manifest)
+    return BuildResult(manifest=manifest, config=image.config_desc, image=image)
