@@ -27,4 +27,5 @@ def test_matches_buildkit(
     expected = buildkit_results.side(case)
     actual = ocibuild_results.side(case)
     comparison = compare_images(expected, actual)
-    assert comparison.equal, f"{case.name}: ocibuild differs from BuildKit\n{comparison.report()}"
+    if not comparison.equal:
+        pytest.fail(f"{case.name}: ocibuild differs from BuildKit\n{comparison.report()}", False)
