@@ -8,8 +8,10 @@ does not pay for the parser, the store or zstandard).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import sys as _sys
+import types as _types
+import typing as _typing
 
 from ocibuild.errors import (
     ContextError,
@@ -23,7 +25,7 @@ from ocibuild.errors import (
     UserError,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ocibuild.api import build
     from ocibuild.build.options import BuildResult
 
@@ -41,17 +43,40 @@ __all__ = [
     "build",
 ]
 
-_LAZY = {"build": "ocibuild.api", "BuildResult": "ocibuild.build.options"}
+_LAZY = {"BuildResult": "ocibuild.build.options"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'ocibuild' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
+
+
+class _Package(_types.ModuleType):
+    """``ocibuild.build`` is the function, although a subpackage has the same name.
+
+    Importing ``ocibuild.build.*`` makes the import system set the package's
+    ``build`` attribute to the subpackage; this property keeps the function
+    (``from ocibuild.build import execute`` still finds the subpackage in
+    ``sys.modules``).
+    """
+
+    @property
+    def build(self) -> object:
+        from ocibuild.api import build
+
+        return build
+
+    @build.setter
+    def build(self, value: object) -> None:
+        pass  # the subpackage being registered: the function stays
+
+
+_sys.modules[__name__].__class__ = _Package

@@ -8,7 +8,6 @@ shapes live in :mod:`ocibuild._cli_format`.  Errors propagate to ``cli._run``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
@@ -20,14 +19,16 @@ from ocibuild import _cli_format as fmt
 from ocibuild.errors import UserError
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
+    from typing import TypeAlias
 
     from ocibuild.oci import Descriptor
     from ocibuild.store import Store
 
-__all__ = ["COMMANDS", "PARSERS", "NoSuchImageError", "Outcome", "find_image"]
+    SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
-SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+__all__ = ["COMMANDS", "PARSERS", "NoSuchImageError", "Outcome", "find_image"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,6 @@ def build(
     gives the text directly (``-f -``).  Outputs with ``dest="-"`` are written
     to ``output_stream`` (default: standard output).
     """
-    from ocibuild.build import execute
     from ocibuild.build.options import BuildOptions
 
     specs = _check_outputs(outputs)
@@ -87,7 +86,7 @@ def build(
         if dockerfile_text is None:
             dockerfile_text = _read_dockerfile(ctx.root, dockerfile, str(context) == "-")
         graph = _plan(dockerfile, dockerfile_text, options)
-        result = execute(graph, ctx, store, options)
+        result = _execute(graph, ctx, store, options)
     if refs:
         with store.lock():
             for ref in refs:
@@ -98,6 +97,15 @@ def build(
         _write_text(iidfile, str(result.config.digest))
     if metadata_file is not None:
         _write_text(metadata_file, build_metadata(result, tags))
+    return result
+
+
+def _execute(
+    graph: BuildGraph, ctx: BuildContext, store: Store, options: BuildOptions
+) -> BuildResult:
+    from ocibuild.build import execute
+
+    result: BuildResult = execute(graph, ctx, store, options)
     return result
 
 

@@ -102,9 +102,10 @@ def _changed_config(config: ImageConfig, changes: Sequence[str]) -> ImageConfig:
     from ocibuild.build.state import StageState
     from ocibuild.dockerfile import parse
 
-    parsed = parse("\n".join(changes) + "\n", path="--change")
+    # The parser wants a stage: give it one and skip its FROM (line 1).
+    parsed = parse("FROM scratch\n" + "\n".join(changes) + "\n", path="--change")
     state = StageState(config=config)
-    for instr in parsed.instructions:
+    for instr in parsed.instructions[1:]:
         state = _apply_change(state, instr, parsed.escape)
     return replace(state.config, history=config.history, created=config.created)
 

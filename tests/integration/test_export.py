@@ -24,10 +24,11 @@ from ocibuild.oci import Descriptor, Digest, ImageConfig, mediatypes
 from ocibuild.store import Store, StoredImage
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
 
-def _layer_tar(entries: list[tuple[str, bytes | None]]) -> bytes:
+def _layer_tar(entries: Sequence[tuple[str, bytes | None]]) -> bytes:
     """A layer tar: (name, data) files, (name/, None) dirs."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -191,7 +192,7 @@ def test_rootfs_tar_has_the_merged_tree(tmp_path: Path, store: Store, image: Sto
 
 def test_stdout_stream_destination(store: Store, image: StoredImage) -> None:
     sink = io.BytesIO()
-    write_oci_archive(store, image, sink, names=["app:1"], compression="none")  # type: ignore[arg-type]
+    write_oci_archive(store, image, sink, names=["app:1"], compression="none")
     with tarfile.open(fileobj=io.BytesIO(sink.getvalue())) as tar:
         index = json.loads(tar.extractfile("index.json").read())  # type: ignore[union-attr]
     annotations = index["manifests"][0]["annotations"]
