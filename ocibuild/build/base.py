@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ocibuild.build.context import BuildContext
 from ocibuild.build.named import open_named
 from ocibuild.build.state import DEFAULT_PATH, StageState, empty_config, set_env
-from ocibuild.errors import DockerfileError, UserError
+from ocibuild.errors import DockerfileError, SourceSpan, UserError, at
 from ocibuild.layer import LayerBlob
 from ocibuild.oci import Platform
 
@@ -64,19 +64,27 @@ def base_state(
     return state
 
 
-def onbuild_triggers(state: StageState, escape: str) -> tuple[StageState, tuple[Instruction, ...]]:
-    """Split off the base's ONBUILD triggers: the state without them, and them parsed."""
+def onbuild_triggers(
+    state: StageState, escape: str, span: SourceSpan
+) -> tuple[StageState, tuple[Instruction, ...]]:
+    """Split off the base's ONBUILD triggers: the state without them, and them parsed.
+
+    The triggers carry ``span`` (the stage's FROM line), where Docker reports
+    their errors.
+    """
     expressions = state.config.config.on_build
     if not expressions:
         return state, ()
     from ocibuild.dockerfile import parse
 
-    text = "\n".join(expressions) + "\n"
+    text = "FROM scratch\n" + "\n".join(expressions) + "\n"
     if escape != "\\":
         text = f"# escape={escape}\n" + text
-    parsed = parse(text, path="ONBUILD")
-    for instr in parsed.instructions:
+    with at(span):
+        parsed = parse(text, path=span.path).instructions[1:]
+    for instr in parsed:
         keyword = type(instr).__name__.upper()
         if keyword in ("FROM", "ONBUILD", "MAINTAINER"):
-            raise DockerfileError(f"{keyword} isn't allowed as an ONBUILD trigger", instr.span)
-    return replace(state.with_config(on_build=()), cmd_set=False), parsed.instructions
+            raise DockerfileError(f"{keyword} isn't allowed as an ONBUILD trigger", span)
+    triggers = tuple(replace(instr, span=span) for instr in parsed)
+    return replace(state.with_config(on_build=()), cmd_set=False), triggers

@@ -13,7 +13,9 @@ BuildKit's rules, checked against Docker 20.10's BuildKit:
 * files keep their mode and mtime; owner is 0:0 for context files, kept for
   other stages and images, and ``--chown`` overrides both and also owns the
   directories the copy creates; ``--chmod`` sets the mode of what is copied;
-* hard links between copied files are kept.
+* hard links between copied files are kept;
+* ``--exclude`` patterns (.dockerignore syntax) match paths relative to the
+  source named (a file source: its name).
 """
 
 from __future__ import annotations
@@ -147,10 +149,14 @@ class _Copier:
         mode = self.request.chmod if self.request.chmod is not None else stat.S_IMODE(st.st_mode)
         return Meta(mode, uid, gid, st.st_mtime_ns if keep_mtime else None)
 
-    def copy_entry(self, src: str, dest: str, st: os.stat_result) -> None:
+    def skip(self, rel: str) -> bool:
+        """Whether ``--exclude`` leaves out ``rel`` (relative to the source named)."""
+        return bool(self.excluded.patterns) and self.excluded.excluded(rel)
+
+    def copy_entry(self, src: str, dest: str, st: os.stat_result, rel: str = "") -> None:
         if stat.S_ISDIR(st.st_mode):
             self.upper.make_dir(dest, self.meta(st, keep_mtime=False), self.parents)
-            self.copy_contents(src, dest)
+            self.copy_contents(src, dest, rel)
         elif stat.S_ISLNK(st.st_mode):
             meta = self.meta(st)
             self.upper.write_symlink(dest, self.tree.readlink(src), meta, self.parents)
@@ -169,12 +175,13 @@ class _Copier:
         if st.st_nlink > 1:
             self.links[key] = host
 
-    def copy_contents(self, src: str, dest: str) -> None:
+    def copy_contents(self, src: str, dest: str, rel: str = "") -> None:
         for name in self.tree.listdir(src):
-            child = src.rstrip("/") + "/" + name
-            if self.excluded.patterns and self.excluded.excluded(child.lstrip("/")):
+            child, child_rel = src.rstrip("/") + "/" + name, f"{rel}/{name}".lstrip("/")
+            if self.skip(child_rel):
                 continue
-            self.copy_entry(child, dest.rstrip("/") + "/" + name, self.tree.lstat(child))
+            target = dest.rstrip("/") + "/" + name
+            self.copy_entry(child, target, self.tree.lstat(child), child_rel)
 
 
 def copy_sources(tree: SourceTree, upper: Upper, request: CopyRequest) -> None:
@@ -196,9 +203,9 @@ def copy_sources(tree: SourceTree, upper: Upper, request: CopyRequest) -> None:
 def _copy_one(copier: _Copier, source: Source, dest: str, into_dir: bool) -> None:
     tree = copier.tree
     path = tree.resolve(source.path)
-    if copier.excluded.patterns and copier.excluded.excluded(path.lstrip("/")):
-        return
     st = tree.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) and copier.skip(path.rpartition("/")[2]):
+        return
     if stat.S_ISDIR(st.st_mode):
         target = clean_inside(dest)
         if copier.request.parents:

@@ -57,7 +57,7 @@ def _run_stage(
 ) -> StageState:
     platform = stage.platform or graph.target_platform or options.target_platform
     state = base_state(stage, built, layers.store, options.build_contexts, platform)
-    state, triggers = onbuild_triggers(state, graph.escape)
+    state, triggers = onbuild_triggers(state, graph.escape, stage.span)
     sources = Sources(context, _stage_names(graph, built), options.build_contexts, platform)
     for instr in (*triggers, *stage.instructions):
         with at(instr.span):
