@@ -107,7 +107,7 @@ def copy_step(
         exclude=instr.exclude,
     )
     writer = _writer(instr, tree, request, layers)
-    state = commit_layer(layers, state, writer)
+    state = commit_layer(layers, state, writer, link=instr.link)
     keyword = "COPY" if isinstance(instr, Copy) else "ADD"
     created_by = copy_created_by(keyword, instr.sources, instr.dest)
     return state.with_history(created, created_by, empty_layer=False)

@@ -53,9 +53,15 @@ class Layers:
         return ViewTree(self.view(layers))
 
 
-def commit_layer(layers: Layers, state: StageState, write: Callable[[Upper], None]) -> StageState:
-    """Run ``write`` on a new upper dir over ``state``'s layers; stack the result."""
-    view = layers.view(state.layers)
+def commit_layer(
+    layers: Layers, state: StageState, write: Callable[[Upper], None], *, link: bool = False
+) -> StageState:
+    """Run ``write`` on a new upper dir over ``state``'s layers; stack the result.
+
+    With ``link`` (COPY --link) the upper dir is written over an empty root,
+    so the layer does not depend on what is below it.
+    """
+    view = RootView([]) if link else layers.view(state.layers)
     layers.snapshots.root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="tmp-", dir=layers.snapshots.root))
     try:

@@ -78,7 +78,8 @@ def _choose(manifests: tuple[Descriptor, ...], tag: str | None, spec: str) -> De
         return manifests[0]
     wanted = tag or "latest"
     for desc in manifests:
-        if dict(desc.annotations).get(mediatypes.REF_NAME_ANNOTATION) == wanted:
+        ref = dict(desc.annotations).get(mediatypes.REF_NAME_ANNOTATION, "")
+        if ref == wanted or ref.endswith(":" + wanted):
             return desc
     raise ContextError(f"oci-layout://{spec}: no image tagged {wanted!r}")
 

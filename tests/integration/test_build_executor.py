@@ -373,3 +373,29 @@ def test_context_from_tar_and_named_layout_context(env: Env) -> None:
         root = ctx.root
     assert not root.exists()
     assert read(env.rootfs(result), "/t") == b"tar"
+
+
+def test_named_contexts_layout_and_directory(env: Env, tmp_path: Path) -> None:
+    other = Store(tmp_path / "other-layout")
+    _base_image(other, tmp_path / "o")
+    other_dir = tmp_path / "named-dir"
+    other_dir.mkdir()
+    (other_dir / "n.txt").write_text("named\n")
+    contexts = {"img": f"oci-layout://{other.root}:latest", "files": str(other_dir)}
+    result = env.build(
+        "FROM img\nCOPY --from=files n.txt /n\nCOPY --from=img /etc/passwd /pw\n",
+        build_contexts=contexts,
+    )
+    view = env.rootfs(result)
+    assert read(view, "/n") == b"named\n"
+    assert read(view, "/pw").startswith(b"root:")
+    assert dict(result.image.config.config.labels) == {"from": "onbuild"}
+
+
+def test_copy_link_layer_ignores_the_base(env: Env) -> None:
+    env.write("a.txt")
+    result = env.build("FROM base\nCOPY --link a.txt /data/\n")
+    layer = result.image.manifest.layers[-1]
+    with open_layer_tar(env.store, layer) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+        members = {m.name.rstrip("/"): (stat.S_IMODE(m.mode), m.uid) for m in tar}
+    assert members == {"data": (0o755, 0), "data/a.txt": (0o644, 0)}
