@@ -102,7 +102,8 @@ def _parents_rel(source: Source) -> str:
     """With ``--parents``: the path kept under dest (after a ``/./`` marker if any)."""
     word = "/" + source.word
     if "/./" in word:
-        depth = len([p for p in word.split("/./")[0].split("/") if p])
+        prefix = word.rsplit("/./", 1)[0]
+        depth = len([p for p in prefix.split("/") if p not in ("", ".")])
         return "/".join(source.path.strip("/").split("/")[depth:])
     return source.path.strip("/")
 
