@@ -211,9 +211,7 @@ def _copy_one(copier: _Copier, source: Source, dest: str, into_dir: bool) -> Non
         target = clean_inside(dest)
         if copier.request.parents:
             target = clean_inside(dest + "/" + _parents_rel(source))
-        copier.upper.ensure_dir(target, copier.parents)
-        if copier.request.chown is not None or copier.request.chmod is not None:
-            copier.upper.make_dir(target, copier.meta(st, keep_mtime=False), copier.parents)
+        copier.upper.ensure_dir(target, copier.parents)  # new: 0755, --chown owner
         copier.copy_contents(path, target)
         return
     target = target_path(source, dest, into_dir, copier.request.parents)

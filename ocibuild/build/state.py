@@ -108,6 +108,6 @@ class StageState:
 
 
 def empty_config(os: str, architecture: str, variant: str = "") -> ImageConfig:
-    """The config of ``FROM scratch``: only PATH set, as BuildKit does."""
-    container = ContainerConfig(env=(f"PATH={DEFAULT_PATH}",))
+    """The config of ``FROM scratch``: PATH and WorkingDir ``/``, as BuildKit 20.10 sets."""
+    container = ContainerConfig(env=(f"PATH={DEFAULT_PATH}",), working_dir="/")
     return ImageConfig(architecture=architecture, os=os, variant=variant, config=container)
