@@ -2,9 +2,10 @@
 
 * A local source file that is a tar (plain, gzip, bzip2 or xz; detected by
   content, not by name, as BuildKit does) is unpacked into ``dest`` instead
-  of copied.  Entries keep their mode, owner and mtime (``--chown``
-  overrides the owner); names are cleaned so nothing lands outside ``dest``
-  and nothing is written through a symlink.
+  of copied.  Entries keep their mode, owner and mtime (``--chown`` only owns
+  the directories the unpacking creates, as in BuildKit 20.10); names are
+  cleaned so nothing lands outside ``dest`` and nothing is written through a
+  symlink.
 * An ``http(s)://`` source is downloaded with urllib: the file is named after
   the URL path's last element (inside ``dest`` when it ends with ``/``), mode
   0600, mtime from ``Last-Modified``.  ``--checksum=sha256:...`` is checked.
@@ -91,8 +92,7 @@ def _extract_member(
     if rel == "/":
         return
     path = clean_inside(dest + rel)
-    uid, gid = (chown.uid, chown.gid) if chown else (member.uid, member.gid)
-    meta = Meta(member.mode, uid, gid, int(member.mtime) * 1_000_000_000)
+    meta = Meta(member.mode, member.uid, member.gid, int(member.mtime) * 1_000_000_000)
     parents = chown or _root_owner()
     if member.isdir():
         upper.make_dir(path, meta, parents)

@@ -312,11 +312,12 @@ def _tgz(files: dict[str, bytes]) -> bytes:
 def test_add_extracts_archives_by_content(env: Env) -> None:
     env.write("disguised.txt", _tgz({"./t1": b"one", "dir/t2": b"two"}))
     env.write("plain.txt", "plain\n")
-    result = env.build("FROM scratch\nADD disguised.txt /arch/\nADD plain.txt /p\n")
+    result = env.build("FROM scratch\nADD --chown=9:9 disguised.txt /arch/\nADD plain.txt /p\n")
     view = env.rootfs(result)
     assert read(view, "/arch/t1") == b"one"
     assert read(view, "/arch/dir/t2") == b"two"
     assert mode(view, "/arch/t1") == (0o644, 3, 4)
+    assert mode(view, "/arch") == (0o755, 9, 9)  # --chown owns only the created dir
     assert view.lstat("/arch/t1").st_mtime == 12345  # type: ignore[union-attr]
     assert read(view, "/p") == b"plain\n"
 
