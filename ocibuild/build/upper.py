@@ -115,9 +115,16 @@ class Upper:
         os.link(existing, host)
 
     def make_dir(self, path: str, meta: Meta, parents: Owner) -> None:
-        """Make directory ``path`` (kept if it is one already) and give it ``meta``."""
+        """Make directory ``path`` (kept if it is one already) and give it ``meta``.
+
+        A non-directory below (a symlink too) is an error, as in BuildKit 20.10.
+        """
         host = self.host(path)
         st = _lstat(host)
+        if st is None:
+            below = self.lower.lstat(path)
+            if below is not None and not stat.S_ISDIR(below.st_mode):
+                raise UserError(f"cannot copy to non-directory: {path}")
         if st is None or not stat.S_ISDIR(st.st_mode):
             host = self._prepare(path, parents)
             host.mkdir()

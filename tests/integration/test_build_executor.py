@@ -400,3 +400,17 @@ def test_copy_link_layer_ignores_the_base(env: Env) -> None:
     with open_layer_tar(env.store, layer) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
         members = {m.name.rstrip("/"): (stat.S_IMODE(m.mode), m.uid) for m in tar}
     assert members == {"data": (0o755, 0), "data/a.txt": (0o644, 0)}
+
+
+def test_copy_dest_follows_symlinks_but_tree_entries_do_not(env: Env) -> None:
+    """BuildKit 20.10: ``COPY a /lib/sub/a`` writes into /usr/lib, but a copied
+    tree that meets the ``/lib`` symlink fails (cannot copy to non-directory)."""
+    env.write("a.txt", "a\n")
+    env.write("files/lib/mod.so", "so\n")
+    result = env.build("FROM base\nCOPY a.txt /lib/sub/a\nCOPY files/lib/ /lib/\n")
+    view = env.rootfs(result)
+    assert stat.S_ISLNK(view.lstat("/lib").st_mode)  # type: ignore[union-attr]
+    assert read(view, "/usr/lib/sub/a") == b"a\n"
+    assert read(view, "/usr/lib/mod.so") == b"so\n"
+    with pytest.raises(UserError, match="Dockerfile:2: cannot copy to non-directory: /lib"):
+        env.build("FROM base\nCOPY files/ /\n")
