@@ -1,0 +1,189 @@
+"""The sandbox helper process: ``python -m ocibuild.sandbox.init``.
+
+Started by ``ocibuild.sandbox.runtime`` with the merged stdout/stderr pipe
+as fds 1 and 2 and a status fd; it writes one JSON line there:
+``{"exit": N}`` (the container's exit code, 128+signal when killed) or
+``{"error": "..."}`` when the sandbox could not be set up.
+
+Two modes:
+
+``builtin BUNDLE``
+    ocibuild's own runtime.  Unshares the namespaces the config names (mount,
+    PID, UTS, IPC, network) and forks: the child is PID 1 of the new PID
+    namespace, builds the mount tree (``sandbox.rootfs``), becomes the
+    process (``sandbox.process``) and execs it.  Each hop has
+    PR_SET_PDEATHSIG SIGKILL, so killing the caller kills this helper, which
+    kills PID 1, which makes the kernel kill everything in the namespace;
+    the mounts exist only in the private mount namespace and go with it.
+
+``supervise RUNTIME BUNDLE ID``
+    Runs ``RUNTIME --root STATE run --bundle BUNDLE ID`` (runc, crun) with a
+    fresh state dir.  On SIGTERM/SIGINT, or when the caller dies
+    (PR_SET_PDEATHSIG SIGTERM), it kills and force-deletes the container and
+    removes the state dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ocibuild._linux import caps, ns
+from ocibuild.sandbox.process import exec_process, prepare_process
+from ocibuild.sandbox.rootfs import setup_rootfs
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+__all__ = ["main"]
+
+_NAMESPACES = {
+    "mount": ns.CLONE_NEWNS,
+    "pid": ns.CLONE_NEWPID,
+    "uts": ns.CLONE_NEWUTS,
+    "ipc": ns.CLONE_NEWIPC,
+    "network": ns.CLONE_NEWNET,
+    "cgroup": ns.CLONE_NEWCGROUP,
+}
+
+
+class SetupError(Exception):
+    """The container could not be set up; the message is for the user."""
+
+
+class _TerminatedError(Exception):
+    """SIGTERM or SIGINT arrived while supervising."""
+
+
+def _container(config: dict[str, Any], bundle: Path, err_w: int, life_r: int) -> NoReturn:
+    """PID 1 of the sandbox: set up, then exec; report setup errors on err_w."""
+    stage = "starting"
+    try:
+        caps.set_pdeathsig(signal.SIGKILL)
+        if select.select([life_r], [], [], 0)[0]:  # the helper died before prctl
+            os._exit(128 + signal.SIGKILL)
+        os.close(life_r)
+        stage = "mounting the root file system"
+        setup_rootfs(config, bundle)
+        stage = "preparing the process"
+        kinds = {entry["type"] for entry in config["linux"].get("namespaces", [])}
+        prepare_process(config, new_network="network" in kinds)
+        stage = f"exec {config['process']['args'][0]!r}"
+        exec_process(config)
+    except BaseException as exc:  # report every failure, then leave without cleanup
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        os.write(err_w, f"{stage}: {reason or type(exc).__name__}".encode())
+    os._exit(127)
+
+
+def _exit_code(wait_status: int) -> int:
+    code = os.waitstatus_to_exitcode(wait_status)
+    return 128 - code if code < 0 else code
+
+
+def run_builtin(bundle: Path) -> int:
+    """Run the bundle with ocibuild's own runtime; the container's exit code."""
+    config = json.loads((bundle / "config.json").read_text())
+    kinds = [entry["type"] for entry in config["linux"].get("namespaces", [])]
+    if any("path" in entry for entry in config["linux"].get("namespaces", [])):
+        raise SetupError("joining existing namespaces is not supported by the builtin runtime")
+    flags = 0
+    for kind in kinds:
+        flags |= _NAMESPACES[kind]
+    ns.unshare(flags)
+    err_r, err_w = os.pipe()
+    life_r, life_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(err_r)
+        os.close(life_w)
+        _container(config, bundle, err_w, life_r)
+    os.close(err_w)
+    os.close(life_r)
+    _, wait_status = os.waitpid(pid, 0)
+    with os.fdopen(err_r, "rb") as errors:
+        message = errors.read().decode(errors="replace")
+    if message:
+        raise SetupError(message)
+    return _exit_code(wait_status)
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise _TerminatedError(signum)
+
+
+def run_supervised(runtime: str, bundle: Path, container_id: str) -> int:
+    """Run the bundle with an OCI runtime CLI; always deletes the container."""
+    state = tempfile.mkdtemp(prefix="ocibuild-runtime-")
+    base = [runtime, "--root", state]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": False}
+    proc = subprocess.Popen(
+        [*base, "run", "--bundle", str(bundle), container_id], stdin=subprocess.DEVNULL
+    )
+    try:
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if proc.returncode is None:
+            subprocess.run([*base, "kill", container_id, "KILL"], **quiet)  # type: ignore[call-overload]
+        subprocess.run([*base, "delete", "-f", container_id], **quiet)  # type: ignore[call-overload]
+        proc.wait()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m ocibuild.sandbox.init")
+    parser.add_argument("--status-fd", type=int, required=True)
+    parser.add_argument("--parent", type=int, required=True)
+    sub = parser.add_subparsers(dest="mode", required=True)
+    builtin = sub.add_parser("builtin")
+    builtin.add_argument("bundle", type=Path)
+    supervise = sub.add_parser("supervise")
+    supervise.add_argument("runtime")
+    supervise.add_argument("bundle", type=Path)
+    supervise.add_argument("id")
+    return parser.parse_args(argv)
+
+
+def _outcome(args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        if args.mode == "builtin":
+            return {"exit": run_builtin(args.bundle)}
+        return {"exit": run_supervised(args.runtime, args.bundle, args.id)}
+    except SetupError as exc:
+        return {"error": str(exc)}
+    except _TerminatedError as exc:
+        return {"error": f"interrupted by signal {exc.args[0]}"}
+    except OSError as exc:
+        return {"error": f"sandbox setup failed: {exc}"}
+
+
+def main(argv: list[str]) -> int:
+    """Entry point; the outcome goes to the status fd, not the exit code."""
+    args = _parse(argv)
+    os.set_inheritable(args.status_fd, False)
+    deathsig = signal.SIGKILL if args.mode == "builtin" else signal.SIGTERM
+    caps.set_pdeathsig(deathsig)
+    if os.getppid() != args.parent:  # the caller died before prctl took effect
+        return 1
+    if args.mode == "supervise":
+        signal.signal(signal.SIGTERM, _raise_terminated)
+        signal.signal(signal.SIGINT, _raise_terminated)
+    outcome = _outcome(args)
+    with os.fdopen(args.status_fd, "w") as status:
+        status.write(json.dumps(outcome) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
