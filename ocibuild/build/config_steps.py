@@ -10,6 +10,7 @@ BuildKit.  WORKDIR also creates its directory, so it lives in
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import assert_never
@@ -35,7 +36,13 @@ from ocibuild.dockerfile.instructions import (
 from ocibuild.errors import UserError
 from ocibuild.oci import Healthcheck as ConfigHealthcheck
 
-__all__ = ["ConfigInstruction", "apply_config_step", "command_argv", "parse_ports"]
+__all__ = [
+    "ConfigInstruction",
+    "apply_config_step",
+    "check_signal",
+    "command_argv",
+    "parse_ports",
+]
 
 ConfigInstruction = (
     Env
@@ -52,6 +59,10 @@ ConfigInstruction = (
     | Healthcheck
     | Shell
 )
+
+_SIGNALS = frozenset(
+    s.name.removeprefix("SIG") for s in signal.Signals if not s.name.startswith("SIG_")
+) | {"IOT", "POLL", "CLD", "RTMIN", "RTMAX", "STKFLT", "UNUSED"}
 
 ArgResolver = Callable[[str, str | None], str | None]
 """``(name, expanded default) -> value in scope`` (build args, global ARGs)."""
@@ -96,6 +107,7 @@ def _dispatch(state: StageState, instr: ConfigInstruction, resolve_arg: ArgResol
             on_build = (*state.config.config.on_build, instr.expression)
             return _Change(state.with_config(on_build=on_build), None)
         case Stopsignal():
+            check_signal(instr.signal)
             changed = state.with_config(stop_signal=instr.signal)
             return _Change(changed, f"STOPSIGNAL {instr.signal}")
         case Healthcheck():
@@ -104,6 +116,15 @@ def _dispatch(state: StageState, instr: ConfigInstruction, resolve_arg: ArgResol
             return _Change(state.with_config(shell=instr.argv), f"SHELL {h.plain_list(instr.argv)}")
         case _:
             assert_never(instr)
+
+
+def check_signal(value: str) -> None:
+    """Docker's ``signal.ParseSignal``: a number, or a name with or without ``SIG``."""
+    if value.isdigit() and int(value) > 0:
+        return
+    name = value.upper().removeprefix("SIG")
+    if name not in _SIGNALS:
+        raise UserError(f"Invalid signal: {value}")
 
 
 def _env(state: StageState, instr: Env) -> _Change:
@@ -128,7 +149,7 @@ def _command(state: StageState, instr: Cmd | Entrypoint) -> _Change:
         changed = replace(state.with_config(cmd=argv, args_escaped=True), cmd_set=True)
     else:
         cmd = state.config.config.cmd if state.cmd_set else ()
-        changed = state.with_config(entrypoint=argv, cmd=cmd, args_escaped=True)
+        changed = state.with_config(entrypoint=argv, cmd=cmd)
     return _Change(changed, f"{keyword} {h.exec_list(argv)}")
 
 

@@ -195,8 +195,6 @@ def copy_sources(tree: SourceTree, upper: Upper, request: CopyRequest) -> None:
     excluded = IgnoreRules.parse("\n".join(request.exclude))
     copier = _Copier(tree, upper, request, excluded)
     dest = resolved_dest + ("/" if into_dir else "")
-    if not sources and into_dir:
-        upper.ensure_dir(resolved_dest, copier.parents)
     for source in sources:
         _copy_one(copier, source, dest, into_dir)
 

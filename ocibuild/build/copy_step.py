@@ -5,7 +5,9 @@ context or an image), resolves ``--chown`` against the *destination*
 stage's ``/etc/passwd`` and ``/etc/group``, and fills one new layer with
 :mod:`ocibuild.build.copy` (plus heredoc files and ADD's archives and URLs).
 :func:`workdir_step` creates the working directory (owned by USER) in a
-layer, which BuildKit writes even when the directory already exists.
+layer, which BuildKit writes even when the directory already exists (but
+not for ``WORKDIR /``).  Heredoc sources become files of mode 0664 (BuildKit's
+``Mkfile``), listed after the other sources in the history.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ def copy_step(
     tree, keep_owner = sources.tree(layers, from_name)
     dest = join_dest(state.workdir, instr.dest)
     words = tuple(s for s in instr.sources if not s.startswith("<<"))
+    if isinstance(instr, Copy) and any(add_mod.is_url(w) for w in words):
+        raise UserError("source can't be a URL for COPY")
     if len(instr.sources) > 1 and not dest.endswith("/"):
         raise UserError(MULTI_SOURCE)
     request = CopyRequest(
@@ -109,7 +113,8 @@ def copy_step(
     writer = _writer(instr, tree, request, layers)
     state = commit_layer(layers, state, writer, link=instr.link)
     keyword = "COPY" if isinstance(instr, Copy) else "ADD"
-    created_by = copy_created_by(keyword, instr.sources, instr.dest)
+    heredocs = ["<<" + doc.name for doc in instr.heredocs]
+    created_by = copy_created_by(keyword, [*words, *heredocs], instr.dest)
     return state.with_history(created, created_by, empty_layer=False)
 
 
@@ -131,7 +136,7 @@ def _write_heredocs(upper: Upper, docs: tuple[Heredoc, ...], request: CopyReques
     owner = request.chown or ROOT
     into_dir = dest_is_dir(request.dest, upper.lower.is_dir(request.dest))
     base = upper.lower.resolve(request.dest)
-    mode = request.chmod if request.chmod is not None else 0o644
+    mode = request.chmod if request.chmod is not None else 0o664
     for doc in docs:
         path = clean_inside(base + "/" + doc.name) if into_dir else base
         meta = Meta(mode, owner.uid, owner.gid)
@@ -195,6 +200,9 @@ def workdir_step(layers: Layers, state: StageState, path: str, created: str) -> 
     """WORKDIR ``path`` (expanded): set it, and create it in a layer (owned by USER)."""
     absolute = posixpath.normpath(posixpath.join(state.workdir, path))
     absolute = "/" + absolute.lstrip("/")
+    if absolute == "/":  # BuildKit makes no layer for WORKDIR /
+        state = state.with_config(working_dir=absolute)
+        return state.with_history(created, "WORKDIR /", empty_layer=True)
     view = layers.view(state.layers)
     owner = owner_of(state.user, view) if state.user else ROOT
 

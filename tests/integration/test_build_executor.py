@@ -169,6 +169,14 @@ def test_workdir_creates_dir_owned_by_user_in_a_layer(env: Env) -> None:
     assert len(result.image.config.diff_ids) == 4  # an (empty) layer even for /data
 
 
+def test_workdir_root_adds_no_layer_and_copy_refuses_urls(env: Env) -> None:
+    result = env.build("FROM scratch\nWORKDIR /\n")
+    assert env.history(result) == [("WORKDIR /", True)]
+    assert result.image.config.diff_ids == ()
+    with pytest.raises(UserError, match="Dockerfile:2: source can't be a URL for COPY"):
+        env.build("FROM scratch\nCOPY http://example.invalid/x /x\n")
+
+
 # -- COPY ------------------------------------------------------------------------------
 
 
@@ -235,7 +243,7 @@ def test_copy_wildcards(env: Env) -> None:
     result = env.build("FROM scratch\nCOPY *.txt /t/\nCOPY *.nomatch /empty/\nCOPY s?b/*.txt /s/\n")
     view = env.rootfs(result)
     assert view.listdir("/t") == ["a.txt", "b.txt"]
-    assert view.listdir("/empty") == []
+    assert view.lstat("/empty") is None  # BuildKit 20.10: an empty layer, no dest dir
     assert view.listdir("/s") == ["x.txt"]
 
 
@@ -283,6 +291,8 @@ def test_copy_heredoc_parents_and_exclude(env: Env) -> None:
     )
     view = env.rootfs(result)
     assert read(view, "/greet") == b"hi you\n"
+    assert mode(view, "/greet") == (0o664, 0, 0)
+    assert env.history(result)[1] == ("COPY <<EOF /greet # buildkit", False)
     assert view.listdir("/p/src/a") == ["one.txt"]
     assert view.listdir("/e") == ["one.txt"]
 

@@ -119,3 +119,19 @@ def test_healthcheck() -> None:
     hc = s.config.config.healthcheck
     assert hc is not None and hc.interval == 5 * 10**9 and hc.retries == 3
     assert created_by(s) == ["""HEALTHCHECK &{["CMD-SHELL" "echo hi"] "5s" "0s" "0s" '\\x03'}"""]
+
+
+def test_entrypoint_alone_does_not_set_args_escaped() -> None:
+    s = run(i.Entrypoint(SPAN, "", i.Command(("a",), shell_form=False)))
+    assert not s.config.config.args_escaped
+
+
+@pytest.mark.parametrize("ok", ["SIGKILL", "kill", "9", "SIGRTMIN"])
+def test_stopsignal_accepts_docker_forms(ok: str) -> None:
+    assert run(i.Stopsignal(SPAN, "", ok)).config.config.stop_signal == ok
+
+
+@pytest.mark.parametrize("bad", ["FOO", "0", ""])
+def test_stopsignal_rejects_unknown(bad: str) -> None:
+    with pytest.raises(UserError, match="Invalid signal"):
+        run(i.Stopsignal(SPAN, "", bad))
