@@ -5,11 +5,18 @@ find the base, run the base's ONBUILD triggers and then the stage's own
 instructions, one handler per step kind (config-only, WORKDIR, COPY/ADD;
 RUN is not supported yet); then apply ``--label``s and store the image.
 Each step runs inside ``errors.at(span)`` so a user error names its line.
+While it runs, the build's layers are pinned as an extra gc root
+(``ocibuild/roots/build-<pid>-<random>.json``) so a concurrent ``gc`` keeps
+them; the pin is removed when ``execute`` returns.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -24,6 +31,8 @@ from ocibuild.errors import DockerfileError, UserError, at
 from ocibuild.oci import format_timestamp
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ocibuild.build.context import BuildContext
     from ocibuild.build.options import BuildOptions
     from ocibuild.build.state import StageState
@@ -39,12 +48,30 @@ def execute(
     """Build ``graph``'s target from ``context`` into ``store``; the image is not tagged."""
     layers = Layers.for_store(store, options.source_date_epoch)
     built: dict[int, StageState] = {}
-    for index in graph.needed():
-        stage = graph.stages[index]
-        with at(stage.span):
-            built[index] = _run_stage(graph, stage, built, layers, context, options)
-    final = _finish(built[graph.target], options)
-    return _store_image(store, final)
+    with _pinned(store) as pin:
+        for index in graph.needed():
+            stage = graph.stages[index]
+            with at(stage.span):
+                built[index] = _run_stage(graph, stage, built, layers, context, options, pin)
+        final = _finish(built[graph.target], options)
+        return _store_image(store, final)
+
+
+Pin = Callable[[Iterable["StageState"]], None]
+
+
+@contextlib.contextmanager
+def _pinned(store: Store) -> Iterator[Pin]:
+    """Keep the layers of a running build from ``store.gc()`` (an extra gc root)."""
+    name = f"build-{os.getpid()}-{secrets.token_hex(4)}"
+
+    def pin(states: Iterable[StageState]) -> None:
+        store.set_root(name, [blob.descriptor for s in states for blob in s.layers])
+
+    try:
+        yield pin
+    finally:
+        store.remove_root(name)
 
 
 def _run_stage(
@@ -54,6 +81,7 @@ def _run_stage(
     layers: Layers,
     context: BuildContext,
     options: BuildOptions,
+    pin: Pin,
 ) -> StageState:
     platform = stage.platform or graph.target_platform or options.target_platform
     state = base_state(stage, built, layers.store, options.build_contexts, platform)
@@ -61,7 +89,10 @@ def _run_stage(
     sources = Sources(context, _stage_names(graph, built), options.build_contexts, platform)
     for instr in (*triggers, *stage.instructions):
         with at(instr.span):
+            before = len(state.layers)
             state = _step(graph, state, instr, layers, sources, _created(options))
+        if len(state.layers) != before:
+            pin([*built.values(), state])
     return state
 
 

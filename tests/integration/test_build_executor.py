@@ -424,3 +424,12 @@ def test_copy_dest_follows_symlinks_but_tree_entries_do_not(env: Env) -> None:
     assert read(view, "/usr/lib/mod.so") == b"so\n"
     with pytest.raises(UserError, match="Dockerfile:2: cannot copy to non-directory: /lib"):
         env.build("FROM base\nCOPY files/ /\n")
+
+
+def test_build_pin_is_removed_after_success_and_failure(env: Env) -> None:
+    env.write("a")
+    env.build("FROM scratch\nCOPY a /a\n")
+    with pytest.raises(UserError):
+        env.build("FROM scratch\nCOPY a /a\nRUN x\n")
+    assert list(env.store.roots_dir.iterdir()) == []
+    assert env.store.extra_roots() == []
