@@ -9,8 +9,6 @@ does not pay for the parser, the store or zstandard).
 from __future__ import annotations
 
 import importlib as _importlib
-import sys as _sys
-import types as _types
 import typing as _typing
 
 from ocibuild.errors import (
@@ -27,7 +25,7 @@ from ocibuild.errors import (
 
 if _typing.TYPE_CHECKING:
     from ocibuild.api import build
-    from ocibuild.build.options import BuildResult
+    from ocibuild.executor.options import BuildResult
 
 __all__ = [
     "BuildResult",
@@ -43,7 +41,7 @@ __all__ = [
     "build",
 ]
 
-_LAZY = {"BuildResult": "ocibuild.build.options"}
+_LAZY = {"BuildResult": "ocibuild.executor.options", "build": "ocibuild.api"}
 
 
 def __getattr__(name: str) -> object:
@@ -57,26 +55,3 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
-
-
-class _Package(_types.ModuleType):
-    """``ocibuild.build`` is the function, although a subpackage has the same name.
-
-    Importing ``ocibuild.build.*`` makes the import system set the package's
-    ``build`` attribute to the subpackage; this property keeps the function
-    (``from ocibuild.build import execute`` still finds the subpackage in
-    ``sys.modules``).
-    """
-
-    @property
-    def build(self) -> object:
-        from ocibuild.api import build
-
-        return build
-
-    @build.setter
-    def build(self, value: object) -> None:
-        pass  # the subpackage being registered: the function stays
-
-
-_sys.modules[__name__].__class__ = _Package

@@ -23,8 +23,8 @@ from ocibuild.export.outputs import OutputError, OutputSpec, parse_output
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
-    from ocibuild.build.context import BuildContext
-    from ocibuild.build.options import BuildOptions, BuildResult
+    from ocibuild.executor.context import BuildContext
+    from ocibuild.executor.options import BuildOptions, BuildResult
     from ocibuild.oci import Platform
     from ocibuild.plan import BuildGraph
     from ocibuild.store import Store
@@ -62,7 +62,7 @@ def build(
     gives the text directly (``-f -``).  Outputs with ``dest="-"`` are written
     to ``output_stream`` (default: standard output).
     """
-    from ocibuild.build.options import BuildOptions
+    from ocibuild.executor.options import BuildOptions
 
     specs = _check_outputs(outputs)
     refs = image_names(tags)  # a bad -t fails before any work
@@ -103,7 +103,7 @@ def build(
 def _execute(
     graph: BuildGraph, ctx: BuildContext, store: Store, options: BuildOptions
 ) -> BuildResult:
-    from ocibuild.build import execute
+    from ocibuild.executor import execute
 
     result: BuildResult = execute(graph, ctx, store, options)
     return result
@@ -201,8 +201,8 @@ def _open_context(
 ) -> BuildContext:
     """The build context: a directory (with ``.dockerignore`` or
     ``<Dockerfile>.dockerignore``) or a tar stream; use it in ``with``."""
-    from ocibuild.build.context import BuildContext
     from ocibuild.dockerfile.ignore import IgnoreRules
+    from ocibuild.executor.context import BuildContext
 
     if str(context) == "-":
         source = stream if stream is not None else sys.stdin.buffer

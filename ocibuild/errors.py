@@ -84,9 +84,7 @@ class ContextError(UserError):
 class StepFailed(UserError):
     """A build step (usually RUN) failed; ``output_tail`` holds its last lines."""
 
-    def __init__(
-        self, message: str, span: SourceSpan | None = None, output_tail: str = ""
-    ) -> None:
+    def __init__(self, message: str, span: SourceSpan | None = None, output_tail: str = "") -> None:
         super().__init__(message, span)
         self.output_tail = output_tail
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ocibuild.errors import SourceSpan
+from ocibuild.errors import SourceSpan  # noqa: TC001 (dataclass fields need it at run time)
 
 __all__ = [
     "Add",

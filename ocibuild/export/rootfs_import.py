@@ -22,7 +22,7 @@ from ocibuild.oci import HistoryEntry, Manifest, Platform, format_timestamp, med
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ocibuild.build.state import StageState
+    from ocibuild.executor.state import StageState
     from ocibuild.oci import Descriptor, ImageConfig
     from ocibuild.store import Store
 
@@ -99,8 +99,8 @@ def _store_layer(store: Store, stream: BinaryIO) -> Descriptor:
 def _changed_config(config: ImageConfig, changes: Sequence[str]) -> ImageConfig:
     if not changes:
         return config
-    from ocibuild.build.state import StageState
     from ocibuild.dockerfile import parse
+    from ocibuild.executor.state import StageState
 
     # The parser wants a stage: give it one and skip its FROM (line 1).
     parsed = parse("FROM scratch\n" + "\n".join(changes) + "\n", path="--change")
@@ -111,9 +111,9 @@ def _changed_config(config: ImageConfig, changes: Sequence[str]) -> ImageConfig:
 
 
 def _apply_change(state: StageState, instr: object, escape: str) -> StageState:
-    from ocibuild.build.config_steps import apply_config_step
     from ocibuild.dockerfile import instructions as i
     from ocibuild.dockerfile.expand import expand_instruction
+    from ocibuild.executor.config_steps import apply_config_step
 
     keyword = type(instr).__name__.upper()
     if keyword not in CHANGE_INSTRUCTIONS:

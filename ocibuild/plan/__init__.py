@@ -2,7 +2,7 @@
 
 ``plan()`` splits the Dockerfile into stages, scopes build arguments, resolves
 stage references and picks the stages the target needs.  Running the steps
-is left to ``ocibuild.build``.
+is left to ``ocibuild.executor``.
 """
 
 from __future__ import annotations

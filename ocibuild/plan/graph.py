@@ -1,7 +1,7 @@
 """The build graph: stages, their dependencies and the order to build them.
 
 Pure data: :mod:`ocibuild.plan.stages` builds it from a Dockerfile; the
-executor (``ocibuild.build``) walks :meth:`BuildGraph.needed`.
+executor (``ocibuild.executor``) walks :meth:`BuildGraph.needed`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
-"""ocibuild.build.config_steps: config and history as Docker 20.10's BuildKit writes them."""
+"""ocibuild.executor.config_steps: config and history as Docker 20.10's BuildKit writes them."""
 
 from __future__ import annotations
 
 import pytest
 
-from ocibuild.build.config_steps import ConfigInstruction, apply_config_step, parse_ports
-from ocibuild.build.state import StageState, empty_config
 from ocibuild.dockerfile import instructions as i
 from ocibuild.errors import SourceSpan, UserError
+from ocibuild.executor.config_steps import ConfigInstruction, apply_config_step, parse_ports
+from ocibuild.executor.state import StageState, empty_config
 
 SPAN = SourceSpan("Dockerfile", 1, 1)
 NOW = "2024-01-01T00:00:00Z"

@@ -1,6 +1,6 @@
 """Making one new layer: a fresh upper dir, filled, stored, and kept as a snapshot.
 
-:func:`commit_layer` gives a writer an :class:`~ocibuild.build.upper.Upper`
+:func:`commit_layer` gives a writer an :class:`~ocibuild.executor.upper.Upper`
 over the stage's current layers, archives the result with
 ``layer.store_layer`` (uncompressed, mtimes clamped to SOURCE_DATE_EPOCH
 when set), and then renames the upper dir into the snapshot directory of
@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ocibuild.build.sources import ViewTree
-from ocibuild.build.upper import Upper
+from ocibuild.executor.sources import ViewTree
+from ocibuild.executor.upper import Upper
 from ocibuild.layer import store_layer
 from ocibuild.snapshot import RootView, Snapshots, chain_ids
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from ocibuild.build.state import StageState
+    from ocibuild.executor.state import StageState
     from ocibuild.layer import LayerBlob
     from ocibuild.store import Store
 

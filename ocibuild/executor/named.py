@@ -18,8 +18,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ocibuild.build.context import BuildContext
 from ocibuild.errors import ContextError
+from ocibuild.executor.context import BuildContext
 from ocibuild.oci import Descriptor, Digest, Index, mediatypes
 
 if TYPE_CHECKING:

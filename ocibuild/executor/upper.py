@@ -22,7 +22,7 @@ from ocibuild.errors import UserError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ocibuild.build.users import Owner
+    from ocibuild.executor.users import Owner
     from ocibuild.snapshot import RootView
 
 __all__ = ["Meta", "Upper"]

@@ -24,18 +24,18 @@ import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ocibuild.build.sources import clean_inside, has_magic, match_sources
-from ocibuild.build.upper import Meta
-from ocibuild.build.users import Owner
 from ocibuild.dockerfile.ignore import IgnoreRules
 from ocibuild.errors import ContextError, UserError
+from ocibuild.executor.sources import clean_inside, has_magic, match_sources
+from ocibuild.executor.upper import Meta
+from ocibuild.executor.users import Owner
 
 if TYPE_CHECKING:
     import os
     from pathlib import Path
 
-    from ocibuild.build.sources import SourceTree
-    from ocibuild.build.upper import Upper
+    from ocibuild.executor.sources import SourceTree
+    from ocibuild.executor.upper import Upper
 
 __all__ = ["CopyRequest", "Source", "copy_sources", "dest_is_dir", "parse_chmod", "target_path"]
 

@@ -10,8 +10,8 @@ handlers), ``copy`` / ``add`` / ``upper`` / ``layers`` (making a layer),
 
 from __future__ import annotations
 
-from ocibuild.build.context import BuildContext
-from ocibuild.build.executor import execute
-from ocibuild.build.options import BuildOptions, BuildResult
+from ocibuild.executor.context import BuildContext
+from ocibuild.executor.executor import execute
+from ocibuild.executor.options import BuildOptions, BuildResult
 
 __all__ = ["BuildContext", "BuildOptions", "BuildResult", "execute"]

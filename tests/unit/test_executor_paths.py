@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocibuild.build.add import is_archive, is_url, url_filename
-from ocibuild.build.context import BuildContext, resolve_in_root
-from ocibuild.build.copy import Source, dest_is_dir, parse_chmod, target_path
-from ocibuild.build.copy_step import join_dest
-from ocibuild.build.sources import clean_inside, go_match, match_sources
 from ocibuild.dockerfile.ignore import IgnoreRules
 from ocibuild.errors import ContextError, UserError
+from ocibuild.executor.add import is_archive, is_url, url_filename
+from ocibuild.executor.context import BuildContext, resolve_in_root
+from ocibuild.executor.copy import Source, dest_is_dir, parse_chmod, target_path
+from ocibuild.executor.copy_step import join_dest
+from ocibuild.executor.sources import clean_inside, go_match, match_sources
 
 if TYPE_CHECKING:
     from pathlib import Path

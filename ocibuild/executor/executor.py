@@ -20,22 +20,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ocibuild.build.base import base_state, onbuild_triggers
-from ocibuild.build.config_steps import apply_config_step
-from ocibuild.build.copy_step import Sources, copy_step, workdir_step
-from ocibuild.build.layers import Layers
-from ocibuild.build.options import BuildResult
 from ocibuild.dockerfile.expand import expand_instruction
 from ocibuild.dockerfile.instructions import Add, Copy, From, Instruction, Run, Workdir
 from ocibuild.errors import DockerfileError, UserError, at
+from ocibuild.executor.base import base_state, onbuild_triggers
+from ocibuild.executor.config_steps import apply_config_step
+from ocibuild.executor.copy_step import Sources, copy_step, workdir_step
+from ocibuild.executor.layers import Layers
+from ocibuild.executor.options import BuildResult
 from ocibuild.oci import format_timestamp
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ocibuild.build.context import BuildContext
-    from ocibuild.build.options import BuildOptions
-    from ocibuild.build.state import StageState
+    from ocibuild.executor.context import BuildContext
+    from ocibuild.executor.options import BuildOptions
+    from ocibuild.executor.state import StageState
     from ocibuild.plan import BuildGraph, Stage
     from ocibuild.store import Store
 

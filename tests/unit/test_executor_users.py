@@ -1,11 +1,11 @@
-"""ocibuild.build.users: user[:group] resolution as BuildKit does it."""
+"""ocibuild.executor.users: user[:group] resolution as BuildKit does it."""
 
 from __future__ import annotations
 
 import pytest
 
-from ocibuild.build.users import Owner, parse_group_file, parse_passwd, resolve_owner
 from ocibuild.errors import UserError
+from ocibuild.executor.users import Owner, parse_group_file, parse_passwd, resolve_owner
 
 PASSWD = """\
 root:x:0:0:root:/root:/bin/sh

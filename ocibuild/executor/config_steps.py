@@ -5,7 +5,7 @@ HEALTHCHECK SHELL: each takes the state and the *expanded* instruction and
 returns a new state with the config changed and the history entry BuildKit
 (Docker 20.10) writes, ``empty_layer: true``.  ONBUILD writes no history, as
 BuildKit.  WORKDIR also creates its directory, so it lives in
-:mod:`ocibuild.build.workdir`.
+:mod:`ocibuild.executor.workdir`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import assert_never
 
-from ocibuild.build import history as h
-from ocibuild.build.state import StageState, set_env
 from ocibuild.dockerfile.instructions import (
     Arg,
     Cmd,
@@ -34,6 +32,8 @@ from ocibuild.dockerfile.instructions import (
     Volume,
 )
 from ocibuild.errors import UserError
+from ocibuild.executor import history as h
+from ocibuild.executor.state import StageState, set_env
 from ocibuild.oci import Healthcheck as ConfigHealthcheck
 
 __all__ = [

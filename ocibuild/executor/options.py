@@ -3,7 +3,7 @@
 Build args, target and target platform are already in the ``BuildGraph`` made
 by ``ocibuild.plan``; they are repeated here only for callers that want one
 record of a build's inputs.  Named contexts (``--build-context NAME=VALUE``)
-are kept as the raw values; :mod:`ocibuild.build.base` interprets them.
+are kept as the raw values; :mod:`ocibuild.executor.base` interprets them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ocibuild.build.named (value parsing) and the package's public names."""
+"""ocibuild.executor.named (value parsing) and the package's public names."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ocibuild.build.context import BuildContext
-from ocibuild.build.named import _choose, _split_tag, open_named
 from ocibuild.errors import ContextError
+from ocibuild.executor.context import BuildContext
+from ocibuild.executor.named import _choose, _split_tag, open_named
 from ocibuild.oci import Descriptor, Digest, mediatypes
 
 if TYPE_CHECKING:
@@ -17,8 +17,7 @@ if TYPE_CHECKING:
 
 
 def test_public_names() -> None:
-    # ``ocibuild.build`` the attribute is the api function; the package is in sys.modules.
-    package = importlib.import_module("ocibuild.build")
+    package = importlib.import_module("ocibuild.executor")
     assert sorted(package.__all__) == [
         "BuildContext",
         "BuildOptions",

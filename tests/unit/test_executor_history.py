@@ -1,4 +1,4 @@
-"""ocibuild.build.history: created_by strings identical to Docker 20.10 BuildKit's.
+"""ocibuild.executor.history: created_by strings identical to Docker 20.10 BuildKit's.
 
 The expected strings were taken from ``docker history --no-trunc`` of images
 built with BuildKit on this machine.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocibuild.build import history as h
+from ocibuild.executor import history as h
 
 
 def test_exec_list_matches_go_q() -> None:

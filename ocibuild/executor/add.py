@@ -26,13 +26,13 @@ import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, BinaryIO
 
-from ocibuild.build.sources import clean_inside
-from ocibuild.build.upper import Meta
 from ocibuild.errors import ContextError, UserError
+from ocibuild.executor.sources import clean_inside
+from ocibuild.executor.upper import Meta
 
 if TYPE_CHECKING:
-    from ocibuild.build.upper import Upper
-    from ocibuild.build.users import Owner
+    from ocibuild.executor.upper import Upper
+    from ocibuild.executor.users import Owner
 
 __all__ = ["download", "extract_archive", "is_archive", "is_url", "url_filename"]
 
@@ -80,7 +80,7 @@ def extract_archive(stream: BinaryIO, upper: Upper, dest: str, chown: Owner | No
 
 
 def _root_owner() -> Owner:
-    from ocibuild.build.users import Owner
+    from ocibuild.executor.users import Owner
 
     return Owner(0, 0)
 

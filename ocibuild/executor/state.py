@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from ocibuild.build.history import COMMENT
+from ocibuild.executor.history import COMMENT
 from ocibuild.oci import ContainerConfig, HistoryEntry, ImageConfig
 
 if TYPE_CHECKING:

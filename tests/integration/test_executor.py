@@ -1,4 +1,4 @@
-"""ocibuild.build.execute as root: real builds into a temporary store.
+"""ocibuild.executor.execute as root: real builds into a temporary store.
 
 Each test writes a Dockerfile and a context, builds it, and reads the result
 back from the *stored blobs* (unpacked into a fresh snapshot dir, not the
@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ocibuild.build import BuildContext, BuildOptions, BuildResult, execute
-from ocibuild.build.base import image_state
 from ocibuild.dockerfile import parse
 from ocibuild.errors import UserError
+from ocibuild.executor import BuildContext, BuildOptions, BuildResult, execute
+from ocibuild.executor.base import image_state
 from ocibuild.layer import open_layer_tar, store_layer
 from ocibuild.oci import ContainerConfig, ImageConfig
 from ocibuild.plan import plan

@@ -3,7 +3,7 @@
 :func:`copy_step` picks the source tree (the context, another stage, a named
 context or an image), resolves ``--chown`` against the *destination*
 stage's ``/etc/passwd`` and ``/etc/group``, and fills one new layer with
-:mod:`ocibuild.build.copy` (plus heredoc files and ADD's archives and URLs).
+:mod:`ocibuild.executor.copy` (plus heredoc files and ADD's archives and URLs).
 :func:`workdir_step` creates the working directory (owned by USER) in a
 layer, which BuildKit writes even when the directory already exists (but
 not for ``WORKDIR /``).  Heredoc sources become files of mode 0664 (BuildKit's
@@ -18,10 +18,12 @@ from dataclasses import dataclass, replace
 from io import BytesIO
 from typing import TYPE_CHECKING
 
-from ocibuild.build import add as add_mod
-from ocibuild.build.base import image_state
-from ocibuild.build.context import BuildContext
-from ocibuild.build.copy import (
+from ocibuild.dockerfile.instructions import Add, Copy, Heredoc
+from ocibuild.errors import UserError
+from ocibuild.executor import add as add_mod
+from ocibuild.executor.base import image_state
+from ocibuild.executor.context import BuildContext
+from ocibuild.executor.copy import (
     MULTI_SOURCE,
     ROOT,
     CopyRequest,
@@ -29,22 +31,20 @@ from ocibuild.build.copy import (
     dest_is_dir,
     parse_chmod,
 )
-from ocibuild.build.history import copy_created_by
-from ocibuild.build.layers import commit_layer
-from ocibuild.build.named import open_named
-from ocibuild.build.sources import clean_inside, match_sources
-from ocibuild.build.upper import Meta
-from ocibuild.build.users import Owner, resolve_owner
-from ocibuild.dockerfile.instructions import Add, Copy, Heredoc
-from ocibuild.errors import UserError
+from ocibuild.executor.history import copy_created_by
+from ocibuild.executor.layers import commit_layer
+from ocibuild.executor.named import open_named
+from ocibuild.executor.sources import clean_inside, match_sources
+from ocibuild.executor.upper import Meta
+from ocibuild.executor.users import Owner, resolve_owner
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from ocibuild.build.layers import Layers
-    from ocibuild.build.sources import SourceTree
-    from ocibuild.build.state import StageState
-    from ocibuild.build.upper import Upper
+    from ocibuild.executor.layers import Layers
+    from ocibuild.executor.sources import SourceTree
+    from ocibuild.executor.state import StageState
+    from ocibuild.executor.upper import Upper
     from ocibuild.oci import Platform
     from ocibuild.snapshot import RootView
 

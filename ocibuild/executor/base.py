@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ocibuild.build.context import BuildContext
-from ocibuild.build.named import open_named
-from ocibuild.build.state import DEFAULT_PATH, StageState, empty_config, set_env
 from ocibuild.errors import DockerfileError, SourceSpan, UserError, at
+from ocibuild.executor.context import BuildContext
+from ocibuild.executor.named import open_named
+from ocibuild.executor.state import DEFAULT_PATH, StageState, empty_config, set_env
 from ocibuild.layer import LayerBlob
 from ocibuild.oci import Platform
 

@@ -1,6 +1,6 @@
 """The build context: a directory (or a tar on stdin) with .dockerignore applied.
 
-:class:`BuildContext` is a :class:`~ocibuild.build.sources.SourceTree` over
+:class:`BuildContext` is a :class:`~ocibuild.executor.sources.SourceTree` over
 the context directory.  Excluded paths look absent (``lstat`` raises
 ``FileNotFoundError``, ``listdir`` leaves them out), so a COPY of an excluded
 file fails like a missing one, as in BuildKit.  Every path is resolved inside
