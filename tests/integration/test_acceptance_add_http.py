@@ -167,3 +167,12 @@ def test_missing_url_fails_the_build(server: str, tmp_path: Path) -> None:
     assert proc.stderr.startswith("ocibuild: Dockerfile:2:"), proc.stderr
     assert "404" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_unpack_true_unpacks_a_remote_archive(server: str, tmp_path: Path) -> None:
+    """``ADD --unpack=true`` (Dockerfile 1.17) opts a remote archive into unpacking."""
+    proc = _build(tmp_path, f"FROM scratch\nADD --unpack=true {server}/files/pack.tar.gz /d/\n")
+    assert proc.returncode == 0, proc.stderr
+    members = _members(tmp_path)
+    assert "d/pack.tar.gz" not in members
+    assert _layer_bytes(tmp_path, "d/inside.txt") == b"in\n"
