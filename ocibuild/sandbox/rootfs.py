@@ -3,7 +3,8 @@
 Runs in the sandbox's PID 1, already inside fresh mount/PID/UTS/IPC (and
 maybe network) namespaces, still as host root.  ``setup_rootfs(config)``
 carries out an OCI config's ``root``, ``mounts``, ``linux.devices``,
-``maskedPaths`` and ``readonlyPaths``, then pivots into the root.  Every
+``maskedPaths`` and ``readonlyPaths``, creates a missing ``process.cwd``
+(as runc does), then pivots into the root.  Every
 mount lives in the private mount namespace only, so all of them vanish with
 it; nothing here ever unmounts on the host.
 
@@ -188,6 +189,7 @@ def setup_rootfs(config: dict[str, Any], bundle: Path) -> None:
         _mask(root, path)
     for path in linux.get("readonlyPaths", []):
         _make_readonly(root, path)
+    _mkdirs(root, config["process"].get("cwd", "/"))  # runc creates a missing cwd too
     _pivot(root)
     if config["root"].get("readonly", False):
         m.mount(None, "/", None, m.MS_BIND | m.MS_REMOUNT | m.MS_RDONLY)

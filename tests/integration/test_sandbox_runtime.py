@@ -159,6 +159,12 @@ def test_user_cwd_env_hostname(sandbox: Sandbox) -> None:
                                 "hello world", "box"]  # fmt: skip
 
 
+def test_missing_cwd_is_created(sandbox: Sandbox) -> None:
+    code, out = sandbox.run("pwd", cwd="/new/work")
+    assert (code, out) == (0, "/new/work\n")
+    assert (sandbox.upper / "new" / "work").is_dir()
+
+
 def test_only_sandbox_processes_and_pid_1_is_the_command(sandbox: Sandbox) -> None:
     code, out = sandbox.run("ps -o pid,args; true")
     assert code == 0, out
