@@ -165,7 +165,8 @@ def _plan(
     from ocibuild.oci import Platform
     from ocibuild.plan import plan
 
-    name = "Dockerfile" if dockerfile is None else Path(dockerfile).name
+    # Messages name the Dockerfile as the user gave it (``sub/Dockerfile.dev:3:``).
+    name = "Dockerfile" if dockerfile is None or str(dockerfile) == "-" else str(dockerfile)
     return plan(
         parse(text, path=name),
         build_args=options.build_args,

@@ -209,7 +209,12 @@ def _copy_one(copier: _Copier, source: Source, dest: str, into_dir: bool) -> Non
         target = clean_inside(dest)
         if copier.request.parents:
             target = clean_inside(dest + "/" + _parents_rel(source))
+        created = copier.upper.lower.lstat(target) is None
         copier.upper.ensure_dir(target, copier.parents)  # new: 0755, --chown owner
+        if created and copier.request.chmod is not None:
+            # Current BuildKit (moby/buildkit#4945) gives a directory it creates
+            # for a directory source the --chmod mode too; 20.10 kept 0755.
+            copier.upper.make_dir(target, copier.meta(st, keep_mtime=False), copier.parents)
         copier.copy_contents(path, target)
         return
     target = target_path(source, dest, into_dir, copier.request.parents)

@@ -6,7 +6,7 @@ stage's ``/etc/passwd`` and ``/etc/group``, and fills one new layer with
 :mod:`ocibuild.executor.copy` (plus heredoc files and ADD's archives and URLs).
 :func:`workdir_step` creates the working directory (owned by USER) in a
 layer, which BuildKit writes even when the directory already exists (but
-not for ``WORKDIR /``).  Heredoc sources become files of mode 0664 (BuildKit's
+not for ``WORKDIR /``).  Heredoc sources become files of mode 0644 (BuildKit's
 ``Mkfile``), listed after the other sources in the history.
 """
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from io import BytesIO
 from typing import TYPE_CHECKING
 
+from ocibuild.dockerfile.heredoc import parse_heredoc_word
 from ocibuild.dockerfile.instructions import Add, Copy, Heredoc
 from ocibuild.errors import UserError
 from ocibuild.executor import add as add_mod
@@ -96,7 +97,7 @@ def copy_step(
     from_name = instr.from_stage if isinstance(instr, Copy) else None
     tree, keep_owner = sources.tree(layers, from_name)
     dest = join_dest(state.workdir, instr.dest)
-    words = tuple(s for s in instr.sources if not s.startswith("<<"))
+    words = tuple(s for s in instr.sources if parse_heredoc_word(s) is None)
     if isinstance(instr, Copy) and any(add_mod.is_url(w) for w in words):
         raise UserError("source can't be a URL for COPY")
     if len(instr.sources) > 1 and not dest.endswith("/"):
@@ -114,7 +115,8 @@ def copy_step(
     state = commit_layer(layers, state, writer, link=instr.link)
     keyword = "COPY" if isinstance(instr, Copy) else "ADD"
     heredocs = ["<<" + doc.name for doc in instr.heredocs]
-    created_by = copy_created_by(keyword, [*words, *heredocs], instr.dest)
+    flags = ["--parents"] if request.parents else []
+    created_by = copy_created_by(keyword, [*words, *heredocs], instr.dest, flags)
     return state.with_history(created, created_by, empty_layer=False)
 
 
@@ -125,7 +127,7 @@ def _writer(
         if instr.heredocs:
             _write_heredocs(upper, instr.heredocs, request)
         if isinstance(instr, Add):
-            _add(upper, tree, request, instr.checksum, str(layers.store.tmp_dir))
+            _add(upper, tree, request, instr, str(layers.store.tmp_dir))
         elif request.sources:
             copy_sources(tree, upper, request)
 
@@ -136,23 +138,24 @@ def _write_heredocs(upper: Upper, docs: tuple[Heredoc, ...], request: CopyReques
     owner = request.chown or ROOT
     into_dir = dest_is_dir(request.dest, upper.lower.is_dir(request.dest))
     base = upper.lower.resolve(request.dest)
-    mode = request.chmod if request.chmod is not None else 0o664
+    mode = request.chmod if request.chmod is not None else 0o644  # moby/buildkit#3992
     for doc in docs:
         path = clean_inside(base + "/" + doc.name) if into_dir else base
         meta = Meta(mode, owner.uid, owner.gid)
         upper.write_file(path, BytesIO(doc.content.encode()), meta, owner)
 
 
-def _add(
-    upper: Upper, tree: SourceTree, request: CopyRequest, checksum: str | None, spool: str
-) -> None:
+def _add(upper: Upper, tree: SourceTree, request: CopyRequest, instr: Add, spool: str) -> None:
+    """ADD: URLs downloaded (unpacked only with --unpack=true), local archives
+    unpacked unless --unpack=false, everything else copied as COPY does."""
+    checksum = instr.checksum
     if checksum is not None and not all(add_mod.is_url(s) for s in request.sources):
         raise UserError("checksum can't be specified for non-HTTP(S) sources")
     plain: list[str] = []
     for word in request.sources:
         if add_mod.is_url(word):
-            _add_url(upper, word, request, checksum, spool)
-        elif not _add_archives(upper, tree, word, request):
+            _add_url(upper, word, request, checksum, spool, unpack=instr.unpack is True)
+        elif instr.unpack is False or not _add_archives(upper, tree, word, request):
             plain.append(word)
     if plain or not request.sources:
         copy_sources(tree, upper, replace(request, sources=tuple(plain)))
@@ -183,12 +186,24 @@ def _is_regular(tree: SourceTree, path: str) -> bool:
 
 
 def _add_url(
-    upper: Upper, url: str, request: CopyRequest, checksum: str | None, spool: str
+    upper: Upper,
+    url: str,
+    request: CopyRequest,
+    checksum: str | None,
+    spool: str,
+    *,
+    unpack: bool,
 ) -> None:
     stream, mtime = add_mod.download(url, checksum, spool)
+    base = upper.lower.resolve(request.dest)
+    if unpack and add_mod.is_archive(stream):
+        stream.seek(0)
+        with stream:
+            add_mod.extract_archive(stream, upper, base, request.chown)
+        return
+    stream.seek(0)
     owner = request.chown or ROOT
     into_dir = dest_is_dir(request.dest, upper.lower.is_dir(request.dest))
-    base = upper.lower.resolve(request.dest)
     path = clean_inside(base + "/" + add_mod.url_filename(url)) if into_dir else base
     mode = request.chmod if request.chmod is not None else 0o600
     meta = Meta(mode, owner.uid, owner.gid, None if mtime is None else mtime * 10**9)

@@ -119,6 +119,9 @@ def healthcheck_created_by(
     return f"HEALTHCHECK &{{{exec_list(test)} {durations} {go_quote_rune(retries)}}}"
 
 
-def copy_created_by(keyword: str, sources: Iterable[str], dest: str) -> str:
-    """``COPY a b /dest/ # buildkit``: expanded words, flags left out."""
-    return " ".join([keyword, *sources, dest]) + " # buildkit"
+def copy_created_by(
+    keyword: str, sources: Iterable[str], dest: str, flags: Iterable[str] = ()
+) -> str:
+    """``COPY a b /dest/ # buildkit``: expanded words; of the flags only those
+    BuildKit writes (``--parents``), --chown/--chmod left out as 20.10 does."""
+    return " ".join([keyword, *flags, *sources, dest]) + " # buildkit"
