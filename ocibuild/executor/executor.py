@@ -2,8 +2,8 @@
 
 :func:`execute` reads like its table of contents: for each needed stage,
 find the base, run the base's ONBUILD triggers and then the stage's own
-instructions, one handler per step kind (config-only, WORKDIR, COPY/ADD;
-RUN is not supported yet); then apply ``--label``s and store the image.
+instructions, one handler per step kind (config-only, WORKDIR, COPY/ADD,
+RUN); then apply ``--label``s and store the image.
 Each step runs inside ``errors.at(span)`` so a user error names its line.
 While it runs, the build's layers are pinned as an extra gc root
 (``ocibuild/roots/build-<pid>-<random>.json``) so a concurrent ``gc`` keeps
@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING
 
 from ocibuild.dockerfile.expand import expand_instruction
 from ocibuild.dockerfile.instructions import Add, Copy, From, Instruction, Run, Workdir
-from ocibuild.errors import DockerfileError, UserError, at
+from ocibuild.errors import DockerfileError, at
 from ocibuild.executor.base import base_state, onbuild_triggers
 from ocibuild.executor.config_steps import apply_config_step
 from ocibuild.executor.copy_step import Sources, copy_step, workdir_step
 from ocibuild.executor.layers import Layers
 from ocibuild.executor.options import BuildResult
+from ocibuild.executor.run_step import RunContext, run_step, runtime_named
 from ocibuild.oci import format_timestamp
 
 if TYPE_CHECKING:
@@ -87,13 +88,21 @@ def _run_stage(
     state = base_state(stage, built, layers.store, options.build_contexts, platform)
     state, triggers = onbuild_triggers(state, graph.escape, stage.span)
     sources = Sources(context, _stage_names(graph, built), options.build_contexts, platform)
+    run = _run_context(options)
     for instr in (*triggers, *stage.instructions):
         with at(instr.span):
             before = len(state.layers)
-            state = _step(graph, state, instr, layers, sources, _created(options))
+            state = _step(graph, state, instr, layers, sources, run, _created(options))
         if len(state.layers) != before:
             pin([*built.values(), state])
     return state
+
+
+def _run_context(options: BuildOptions) -> RunContext:
+    runtime = runtime_named(options.runtime)
+    if options.run_output is None:
+        return RunContext(runtime, options.network, options.build_args)
+    return RunContext(runtime, options.network, options.build_args, options.run_output)
 
 
 def _stage_names(graph: BuildGraph, built: dict[int, StageState]) -> dict[str, StageState]:
@@ -117,13 +126,14 @@ def _step(
     instr: Instruction,
     layers: Layers,
     sources: Sources,
+    run: RunContext,
     created: str,
 ) -> StageState:
     """One instruction: expand its words, then hand it to its kind's handler."""
     expanded = expand_instruction(instr, state.expansion_env, graph.escape)
     match expanded:
         case Run():
-            raise UserError("RUN is not supported yet")
+            return run_step(layers, state, expanded, run, created)
         case From():
             raise DockerfileError("FROM inside a stage")
         case Copy() | Add():

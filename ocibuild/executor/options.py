@@ -9,15 +9,18 @@ are kept as the raw values; :mod:`ocibuild.executor.base` interprets them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from ocibuild.oci import Descriptor, Platform
     from ocibuild.store import StoredImage
 
-__all__ = ["BuildOptions", "BuildResult"]
+__all__ = ["BuildOptions", "BuildResult", "NetworkMode", "RuntimeName"]
+
+RuntimeName = Literal["builtin", "runc", "crun"]
+NetworkMode = Literal["host", "none"]
 
 
 def _empty() -> Mapping[str, str]:
@@ -34,6 +37,10 @@ class BuildOptions:
     ``source_date_epoch`` fixes ``created`` and clamps new files' mtimes.
     ``no_cache``, ``pull`` and ``progress`` are accepted for the callers' sake;
     the executor has no cache and never pulls yet.
+    ``runtime`` runs RUN steps (``builtin`` needs nothing installed);
+    ``network`` is RUN's default network (``RUN --network`` overrides it);
+    ``run_output`` receives RUN output chunks as they come (None: only the
+    tail is kept, for the error of a failed RUN).
     """
 
     build_args: Mapping[str, str] = field(default_factory=_empty)
@@ -45,6 +52,9 @@ class BuildOptions:
     labels: Mapping[str, str] = field(default_factory=_empty)
     build_contexts: Mapping[str, str] = field(default_factory=_empty)
     progress: str = "auto"
+    runtime: RuntimeName = "builtin"
+    network: NetworkMode = "host"
+    run_output: Callable[[bytes], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

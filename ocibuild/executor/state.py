@@ -49,13 +49,16 @@ class StageState:
     """A stage after some of its steps.
 
     ``config.diff_ids`` always matches ``layers``; ``args`` are the ARGs in
-    scope with their values (an ARG without value is left out of ``args``).
+    scope with their values (an ARG without value is left out of ``args``);
+    ``arg_names`` are all ARGs declared in scope, in order (RUN's history
+    lists them, valueless ones as ``NAME=``).
     """
 
     config: ImageConfig
     layers: tuple[LayerBlob, ...] = ()
     args: tuple[tuple[str, str], ...] = ()
     cmd_set: bool = False
+    arg_names: tuple[str, ...] = ()
 
     @property
     def env(self) -> dict[str, str]:
@@ -104,7 +107,9 @@ class StageState:
     def with_arg(self, name: str, value: str | None) -> StageState:
         """A copy with ARG ``name`` in scope (``None``: declared but unset)."""
         kept = tuple((k, v) for k, v in self.args if k != name)
-        return replace(self, args=kept if value is None else (*kept, (name, value)))
+        names = self.arg_names if name in self.arg_names else (*self.arg_names, name)
+        args = kept if value is None else (*kept, (name, value))
+        return replace(self, args=args, arg_names=names)
 
 
 def empty_config(os: str, architecture: str, variant: str = "") -> ImageConfig:

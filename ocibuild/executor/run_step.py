@@ -1,0 +1,196 @@
+"""The RUN step: run a command over the stage's layers and keep what it changed.
+
+:func:`run_step` decides with :mod:`ocibuild.executor.run_command` (argv,
+env, user, history) and then, inside ``commit_layer``'s fresh upper dir:
+mounts an overlay of the stage's snapshots (topmost first) with that upper
+dir, writes /etc/hosts, /etc/resolv.conf and a heredoc script beside it,
+writes the bundle (``sandbox.write_bundle``) and runs it with the chosen
+``Runtime``.  Output goes to the caller's sink as it comes; its tail is kept
+for the error of a failed RUN.  After the unmount, ``clean_upper`` removes
+the mount points the sandbox made, and ``commit_layer`` archives the upper
+dir and keeps it as the next snapshot.  BuildKit 20.10 adds a layer for
+every RUN, even one that changes nothing, so this does too.
+
+Every mount and temp dir is owned by an ``ExitStack`` (unmount first, then
+removal) inside the temp dir ``commit_layer`` removes on failure, so a
+failed or interrupted RUN leaves nothing behind.  ``Runtime.run`` is called
+from the calling thread, which outlives the call, as the runtime's
+parent-death signal needs (see docs/design/006-sandbox.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from ocibuild.errors import StepFailed, UserError
+from ocibuild.executor.layers import commit_layer
+from ocibuild.executor.run_command import (
+    SCRIPT_DIR,
+    failure_message,
+    hosts_text,
+    run_command,
+    run_created_by,
+    run_env,
+    run_user,
+)
+from ocibuild.sandbox import (
+    DEFAULT_HOSTNAME,
+    BuiltinRuntime,
+    Mount,
+    RuncRuntime,
+    RunSpec,
+    write_bundle,
+)
+from ocibuild.snapshot.overlay import SANDBOX_MOUNTPOINTS, clean_upper, overlay_mount
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from ocibuild.dockerfile.instructions import Run
+    from ocibuild.executor.layers import Layers
+    from ocibuild.executor.run_command import RunCommand
+    from ocibuild.executor.state import StageState
+    from ocibuild.executor.upper import Upper
+    from ocibuild.sandbox import Runtime
+
+__all__ = ["RunContext", "run_step", "runtime_named"]
+
+TAIL_LINES = 20
+_TAIL_BYTES = 64 * 1024
+_HOST_RESOLV = Path("/etc/resolv.conf")
+
+
+def runtime_named(name: str) -> Runtime:
+    """The runtime for ``--runtime``: ``builtin``, ``runc`` or ``crun``."""
+    if name == "builtin":
+        return BuiltinRuntime()
+    if name in ("runc", "crun"):
+        return RuncRuntime(name)
+    raise UserError(f"unknown runtime {name!r}: expected builtin, runc or crun")
+
+
+def _no_output(chunk: bytes) -> None:
+    del chunk
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """Build-wide inputs of RUN steps: runtime, default network, build args, output sink."""
+
+    runtime: Runtime
+    network: Literal["host", "none"] = "host"
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    output: Callable[[bytes], None] = _no_output
+
+
+class _Tail:
+    """Forwards output chunks and keeps the last few KiB for an error message."""
+
+    def __init__(self, forward: Callable[[bytes], None]) -> None:
+        self._forward = forward
+        self._buffer = bytearray()
+
+    def __call__(self, chunk: bytes) -> None:
+        self._forward(chunk)
+        self._buffer += chunk
+        if len(self._buffer) > 2 * _TAIL_BYTES:
+            del self._buffer[:-_TAIL_BYTES]
+
+    def lines(self, count: int = TAIL_LINES) -> str:
+        text = bytes(self._buffer).decode("utf-8", "replace")
+        return "\n".join(text.splitlines()[-count:])
+
+
+def _network(instr: Run, default: Literal["host", "none"]) -> Literal["host", "none"]:
+    match instr.network:
+        case None | "default":
+            return default
+        case "host" | "none":
+            return instr.network
+        case other:
+            raise UserError(f"unsupported network mode {other!r}: expected default, none or host")
+
+
+def _check_supported(instr: Run) -> None:
+    if instr.mounts:
+        raise UserError("RUN --mount is not supported yet")
+    if instr.security not in (None, "sandbox"):
+        raise UserError(f"RUN --security={instr.security} is not supported")
+
+
+def run_step(
+    layers: Layers, state: StageState, instr: Run, ctx: RunContext, created: str
+) -> StageState:
+    """Run one expanded RUN; returns the state with its layer and history."""
+    _check_supported(instr)
+    command = run_command(instr, state.shell)
+    view = layers.view(state.layers)
+    who = run_user(state.user, view.read_text("/etc/passwd"), view.read_text("/etc/group"))
+    spec = RunSpec(
+        argv=command.argv,
+        rootfs="",  # set once the overlay is mounted
+        env=run_env(state, ctx.build_args, who.home),
+        cwd=state.workdir,
+        user=who.user,
+        network=_network(instr, ctx.network),
+    )
+    lowers = layers.snapshots.ensure(layers.store, state.layers)
+
+    def write(upper: Upper) -> None:
+        _run_in(upper.root, lowers, spec, command, ctx)
+
+    state = commit_layer(layers, state, write)
+    return state.with_history(created, run_created_by(state, command.argv), empty_layer=False)
+
+
+def _run_in(
+    upper: Path, lowers: Sequence[Path], spec: RunSpec, command: RunCommand, ctx: RunContext
+) -> None:
+    """Mount, run, unmount; then drop the sandbox's mount points from ``upper``."""
+    tmp = upper.parent
+    tail = _Tail(ctx.output)
+    with contextlib.ExitStack() as stack:
+        merged, work, files = (_own_dir(stack, tmp / name) for name in ("merged", "work", "files"))
+        spec = _with_files(spec, files, command)
+        stack.enter_context(overlay_mount(lowers, upper, work, merged))
+        spec = replace(spec, rootfs=str(merged.resolve()))
+        bundle = write_bundle(spec, files / "bundle").parent
+        code = ctx.runtime.run(bundle, stdout_sink=tail, id=f"ocibuild-{secrets.token_hex(6)}")
+    if code != 0:
+        raise StepFailed(failure_message(command.argv, code), output_tail=tail.lines())
+    extra = (*(m.destination for m in spec.mounts), SCRIPT_DIR)
+    clean_upper(upper, lowers, (*SANDBOX_MOUNTPOINTS, *extra))
+
+
+def _own_dir(stack: contextlib.ExitStack, path: Path) -> Path:
+    """Make ``path``; the stack removes it (registered before any mount inside)."""
+    path.mkdir()
+    stack.callback(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def _with_files(spec: RunSpec, files: Path, command: RunCommand) -> RunSpec:
+    """Write hosts, resolv.conf and the heredoc script; return the spec naming them."""
+    hosts = files / "hosts"
+    hosts.write_text(hosts_text(DEFAULT_HOSTNAME))
+    resolv = files / "resolv.conf"
+    resolv.write_bytes(_HOST_RESOLV.read_bytes() if _HOST_RESOLV.is_file() else b"")
+    for path in (hosts, resolv):
+        path.chmod(0o644)
+    mounts: tuple[Mount, ...] = ()
+    if command.script is not None:
+        scripts = files / "scripts"
+        scripts.mkdir()
+        script = scripts / command.script.name
+        script.write_text(command.script.content)
+        script.chmod(0o755)
+        dest = f"{SCRIPT_DIR}/{command.script.name}"
+        mounts = (Mount(destination=dest, source=str(script), readonly=True),)
+    return replace(
+        spec, hosts=str(hosts.resolve()), resolv_conf=str(resolv.resolve()), mounts=mounts
+    )
