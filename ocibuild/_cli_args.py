@@ -55,6 +55,7 @@ class BuildArgs:
     target: str | None
     platform: str | None
     network: str | None
+    runtime: str
     no_cache: bool
     pull: bool
     quiet: bool
@@ -84,6 +85,7 @@ def parse_build_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> Buil
         target=ns.target,
         platform=ns.platform,
         network=ns.network,
+        runtime=ns.runtime,
         no_cache=ns.no_cache,
         pull=ns.pull,
         quiet=ns.quiet,

@@ -14,17 +14,17 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from ocibuild.errors import ContextError, UserError
 from ocibuild.export.names import image_names
 from ocibuild.export.outputs import OutputError, OutputSpec, parse_output
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from ocibuild.executor.context import BuildContext
-    from ocibuild.executor.options import BuildOptions, BuildResult
+    from ocibuild.executor.options import BuildOptions, BuildResult, NetworkMode, RuntimeName
     from ocibuild.oci import Platform
     from ocibuild.plan import BuildGraph
     from ocibuild.store import Store
@@ -54,13 +54,18 @@ def build(
     context_stream: BinaryIO | None = None,
     output_stream: BinaryIO | None = None,
     progress: str = "auto",
+    runtime: str = "builtin",
+    network: str | None = None,
+    run_output: Callable[[bytes], None] | None = None,
 ) -> BuildResult:
     """Build an image as ``docker build`` would and return the executor's result.
 
     ``context`` is a directory, or ``"-"`` with the tar in ``context_stream``.
     ``dockerfile`` defaults to ``<context>/Dockerfile``; ``dockerfile_text``
     gives the text directly (``-f -``).  Outputs with ``dest="-"`` are written
-    to ``output_stream`` (default: standard output).
+    to ``output_stream`` (default: standard output).  RUN steps use
+    ``runtime`` (builtin, runc, crun) and ``network`` (default/host, none);
+    their output is fed to ``run_output`` as it comes (None: not shown).
     """
     from ocibuild.executor.options import BuildOptions
 
@@ -81,6 +86,9 @@ def build(
         labels=dict(labels),
         build_contexts=dict(build_contexts),
         progress=progress,
+        runtime=_runtime(runtime),
+        network=_network(network),
+        run_output=run_output,
     )
     with _open_context(context, dockerfile, context_stream) as ctx:
         if dockerfile_text is None:
@@ -98,6 +106,20 @@ def build(
     if metadata_file is not None:
         _write_text(metadata_file, build_metadata(result, tags))
     return result
+
+
+def _runtime(name: str) -> RuntimeName:
+    if name not in ("builtin", "runc", "crun"):
+        raise UserError(f"unknown runtime {name!r}: expected builtin, runc or crun")
+    return cast("RuntimeName", name)
+
+
+def _network(mode: str | None) -> NetworkMode:
+    if mode in (None, "", "default", "host"):
+        return "host"
+    if mode == "none":
+        return "none"
+    raise UserError(f"invalid network mode {mode!r}: expected default, none or host")
 
 
 def _execute(

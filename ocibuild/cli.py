@@ -116,6 +116,9 @@ def _cmd_build(ns: argparse.Namespace) -> int:
         context_stream=sys.stdin.buffer if args.context == "-" else None,
         output_stream=sys.stdout.buffer,
         progress=args.progress,
+        runtime=args.runtime,
+        network=args.network,
+        run_output=None if args.progress == "quiet" else _write_stderr,
     )
     if args.quiet:
         print(result.config.digest)
@@ -124,6 +127,11 @@ def _cmd_build(ns: argparse.Namespace) -> int:
         for tag in args.tags:
             print(f"{PROG}: tagged {tag}", file=sys.stderr)
     return 0
+
+
+def _write_stderr(chunk: bytes) -> None:
+    sys.stderr.buffer.write(chunk)
+    sys.stderr.buffer.flush()
 
 
 def _root(ns: argparse.Namespace) -> Path | None:
@@ -200,6 +208,12 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="a secret for RUN --mount=type=secret",
     )
     add("--network", metavar="MODE", help="network mode for RUN (default, none, host)")
+    add(
+        "--runtime",
+        choices=("builtin", "runc", "crun"),
+        default="builtin",
+        help="how RUN steps are run (default: builtin, needs nothing installed)",
+    )
     add(
         "--progress",
         choices=("auto", "tty", "plain", "quiet"),
