@@ -132,9 +132,10 @@ def test_config_only_steps_history_and_config(env: Env) -> None:
     assert config.diff_ids == ()
 
 
-def test_run_is_a_clear_error_with_line(env: Env) -> None:
-    with pytest.raises(UserError, match=r"^Dockerfile:3: RUN is not supported yet$") as info:
-        env.build("FROM scratch\nENV A=1\nRUN true\n")
+def test_run_mount_is_a_clear_error_with_line(env: Env) -> None:
+    expected = r"^Dockerfile:3: RUN --mount is not supported yet$"
+    with pytest.raises(UserError, match=expected) as info:
+        env.build("FROM scratch\nENV A=1\nRUN --mount=type=tmpfs,target=/t true\n")
     assert info.value.span is not None and info.value.span.first_line == 3
 
 
