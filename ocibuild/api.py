@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from ocibuild.executor.context import BuildContext
+    from ocibuild.executor.mounts import SecretSource
     from ocibuild.executor.options import BuildOptions, BuildResult, NetworkMode, RuntimeName
     from ocibuild.oci import Platform
     from ocibuild.plan import BuildGraph
@@ -57,8 +58,9 @@ def build(
     runtime: str = "builtin",
     network: str | None = None,
     run_output: Callable[[bytes], None] | None = None,
+    secrets: Sequence[str | SecretSource] = (),
 ) -> BuildResult:
-    """Build an image as ``docker build`` would and return the executor's result.
+    r"""Build an image as ``docker build`` would and return the executor's result.
 
     ``context`` is a directory, or ``"-"`` with the tar in ``context_stream``.
     ``dockerfile`` defaults to ``<context>/Dockerfile``; ``dockerfile_text``
@@ -66,7 +68,10 @@ def build(
     to ``output_stream`` (default: standard output).  RUN steps use
     ``runtime`` (builtin, runc, crun) and ``network`` (default/host, none);
     their output is fed to ``run_output`` as it comes (None: not shown).
+    ``secrets`` are ``--secret`` values (``id=ID,src=PATH``, ``id=ID,env=VAR``)
+    or ``SecretSource``\ s.
     """
+    from ocibuild.executor.mounts import parse_secret
     from ocibuild.executor.options import BuildOptions
 
     specs = _check_outputs(outputs)
@@ -89,6 +94,7 @@ def build(
         runtime=_runtime(runtime),
         network=_network(network),
         run_output=run_output,
+        secrets={s.id: s for s in (parse_secret(x) if isinstance(x, str) else x for x in secrets)},
     )
     with _open_context(context, dockerfile, context_stream) as ctx:
         if dockerfile_text is None:

@@ -94,6 +94,7 @@ def _silence_stdout() -> None:
 
 def _cmd_build(ns: argparse.Namespace) -> int:
     from ocibuild import api
+    from ocibuild.executor.mounts import SecretSource
 
     args: BuildArgs = parse_build_args(ns, os.environ)
     result = api.build(
@@ -119,6 +120,7 @@ def _cmd_build(ns: argparse.Namespace) -> int:
         runtime=args.runtime,
         network=args.network,
         run_output=None if args.progress == "quiet" else _write_stderr,
+        secrets=[SecretSource(s.id, s.src, s.env) for s in args.secrets],
     )
     if args.quiet:
         print(result.config.digest)

@@ -13,6 +13,7 @@ them; the pin is removed when ``execute`` returns.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import time
@@ -27,6 +28,7 @@ from ocibuild.executor.base import base_state, onbuild_triggers
 from ocibuild.executor.config_steps import apply_config_step
 from ocibuild.executor.copy_step import Sources, copy_step, workdir_step
 from ocibuild.executor.layers import Layers
+from ocibuild.executor.mount_setup import MountInputs
 from ocibuild.executor.options import BuildResult
 from ocibuild.executor.run_step import RunContext, run_step, runtime_named
 from ocibuild.oci import format_timestamp
@@ -88,7 +90,7 @@ def _run_stage(
     state = base_state(stage, built, layers.store, options.build_contexts, platform)
     state, triggers = onbuild_triggers(state, graph.escape, stage.span)
     sources = Sources(context, _stage_names(graph, built), options.build_contexts, platform)
-    run = _run_context(options)
+    run = _run_context(options, sources, layers)
     for instr in (*triggers, *stage.instructions):
         with at(instr.span):
             before = len(state.layers)
@@ -98,11 +100,15 @@ def _run_stage(
     return state
 
 
-def _run_context(options: BuildOptions) -> RunContext:
+def _run_context(options: BuildOptions, sources: Sources, layers: Layers) -> RunContext:
     runtime = runtime_named(options.runtime)
+    mounts = MountInputs(
+        functools.partial(sources.tree, layers), layers.store.meta_dir, options.secrets
+    )
+    run = RunContext(runtime, options.network, options.build_args, mounts=mounts)
     if options.run_output is None:
-        return RunContext(runtime, options.network, options.build_args)
-    return RunContext(runtime, options.network, options.build_args, options.run_output)
+        return run
+    return replace(run, output=options.run_output)
 
 
 def _stage_names(graph: BuildGraph, built: dict[int, StageState]) -> dict[str, StageState]:

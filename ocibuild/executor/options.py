@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from ocibuild.executor.mounts import SecretSource
     from ocibuild.oci import Descriptor, Platform
     from ocibuild.store import StoredImage
 
@@ -40,7 +41,8 @@ class BuildOptions:
     ``runtime`` runs RUN steps (``builtin`` needs nothing installed);
     ``network`` is RUN's default network (``RUN --network`` overrides it);
     ``run_output`` receives RUN output chunks as they come (None: only the
-    tail is kept, for the error of a failed RUN).
+    tail is kept, for the error of a failed RUN);
+    ``secrets`` maps a secret id to its source for ``RUN --mount=type=secret``.
     """
 
     build_args: Mapping[str, str] = field(default_factory=_empty)
@@ -55,6 +57,7 @@ class BuildOptions:
     runtime: RuntimeName = "builtin"
     network: NetworkMode = "host"
     run_output: Callable[[bytes], None] | None = None
+    secrets: Mapping[str, SecretSource] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ocibuild.errors import StepFailed, UserError
 from ocibuild.executor.layers import commit_layer
+from ocibuild.executor.mount_setup import MountInputs, parse_mounts, prepare_mounts
 from ocibuild.executor.run_command import (
     SCRIPT_DIR,
     failure_message,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
     from ocibuild.dockerfile.instructions import Run
     from ocibuild.executor.layers import Layers
+    from ocibuild.executor.mounts import RunMount
     from ocibuild.executor.run_command import RunCommand
     from ocibuild.executor.state import StageState
     from ocibuild.executor.upper import Upper
@@ -80,12 +82,16 @@ def _no_output(chunk: bytes) -> None:
 
 @dataclass(frozen=True, slots=True)
 class RunContext:
-    """Build-wide inputs of RUN steps: runtime, default network, build args, output sink."""
+    """Build-wide inputs of RUN steps: runtime, default network, build args, output sink.
+
+    ``mounts`` is what ``RUN --mount`` reads (None: ``--mount`` is refused).
+    """
 
     runtime: Runtime
     network: Literal["host", "none"] = "host"
     build_args: Mapping[str, str] = field(default_factory=dict)
     output: Callable[[bytes], None] = _no_output
+    mounts: MountInputs | None = None
 
 
 class _Tail:
@@ -116,18 +122,20 @@ def _network(instr: Run, default: Literal["host", "none"]) -> Literal["host", "n
             raise UserError(f"unsupported network mode {other!r}: expected default, none or host")
 
 
-def _check_supported(instr: Run) -> None:
-    if instr.mounts:
-        raise UserError("RUN --mount is not supported yet")
+def _check_supported(instr: Run, ctx: RunContext) -> tuple[RunMount, ...]:
+    mounts = parse_mounts(instr.mounts)
+    if mounts and ctx.mounts is None:
+        raise UserError("RUN --mount is not available here")
     if instr.security not in (None, "sandbox"):
         raise UserError(f"RUN --security={instr.security} is not supported")
+    return mounts
 
 
 def run_step(
     layers: Layers, state: StageState, instr: Run, ctx: RunContext, created: str
 ) -> StageState:
     """Run one expanded RUN; returns the state with its layer and history."""
-    _check_supported(instr)
+    mounts = _check_supported(instr, ctx)
     command = run_command(instr, state.shell)
     view = layers.view(state.layers)
     who = run_user(state.user, view.read_text("/etc/passwd"), view.read_text("/etc/group"))
@@ -142,14 +150,19 @@ def run_step(
     lowers = layers.snapshots.ensure(layers.store, state.layers)
 
     def write(upper: Upper) -> None:
-        _run_in(upper.root, lowers, spec, command, ctx)
+        _run_in(upper.root, lowers, spec, command, ctx, mounts)
 
     state = commit_layer(layers, state, write)
     return state.with_history(created, run_created_by(state, command.argv), empty_layer=False)
 
 
 def _run_in(
-    upper: Path, lowers: Sequence[Path], spec: RunSpec, command: RunCommand, ctx: RunContext
+    upper: Path,
+    lowers: Sequence[Path],
+    spec: RunSpec,
+    command: RunCommand,
+    ctx: RunContext,
+    mounts: Sequence[RunMount] = (),
 ) -> None:
     """Mount, run, unmount; then drop the sandbox's mount points from ``upper``."""
     tmp = upper.parent
@@ -157,6 +170,9 @@ def _run_in(
     with contextlib.ExitStack() as stack:
         merged, work, files = (_own_dir(stack, tmp / name) for name in ("merged", "work", "files"))
         spec = _with_files(spec, files, command)
+        if mounts and ctx.mounts is not None:
+            made = prepare_mounts(stack, files, mounts, ctx.mounts)
+            spec = replace(spec, mounts=(*spec.mounts, *made))
         stack.enter_context(overlay_mount(lowers, upper, work, merged))
         spec = replace(spec, rootfs=str(merged.resolve()))
         bundle = write_bundle(spec, files / "bundle").parent
