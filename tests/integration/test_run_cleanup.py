@@ -108,15 +108,16 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _sandbox_pids(cli: int, token: bytes) -> list[int]:
+def _sandbox_pids(cli: subprocess.Popen[bytes], token: bytes) -> list[int]:
     """Wait for the sandbox's shell to run under ``cli``; return the CLI's descendants."""
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if any(_descends_from(pid, cli) for pid in _pids_with(token)):
+    while time.monotonic() < deadline and cli.poll() is None:
+        if any(_descends_from(pid, cli.pid) for pid in _pids_with(token)):
             pids = (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
-            return [pid for pid in pids if pid != cli and _descends_from(pid, cli)]
+            return [pid for pid in pids if pid != cli.pid and _descends_from(pid, cli.pid)]
         time.sleep(0.1)
-    raise AssertionError("the sandbox never started")
+    out = cli.communicate()[0] if cli.poll() is not None else b""
+    raise AssertionError(f"the sandbox never started: {out.decode(errors='replace')}")
 
 
 def _mounts_under(path: Path) -> list[str]:
@@ -162,7 +163,7 @@ def _interrupt(root: Path, tmp_path: Path, sig: int, *, store_clean: bool) -> No
     assert _leftovers(root) == []
     cli = _cli(root, "-t", "leak:test", str(ctx))
     try:
-        pids = _sandbox_pids(cli.pid, token.encode())
+        pids = _sandbox_pids(cli, token.encode())
         assert pids, "no sandbox process found"
         cli.send_signal(sig)
         cli.communicate(timeout=30)
