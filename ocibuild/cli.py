@@ -18,9 +18,12 @@ this module only translates.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ocibuild import _cli_store
@@ -50,9 +53,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(handler, ns)
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived: unwind every mount, sandbox and temp dir as Ctrl-C does."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """Turn SIGTERM into an exception while a command runs (main thread only:
+    Python's default for SIGTERM ends the process without running cleanups)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run(handler: Handler, ns: argparse.Namespace) -> int:
     try:
-        return _show(handler(ns))
+        with _sigterm_unwinds():
+            return _show(handler(ns))
+    except _Terminated:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        return 143
     except UserError as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         detail = err.detail()

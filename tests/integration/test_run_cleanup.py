@@ -182,17 +182,18 @@ def test_sigint_leaves_nothing(store_root: Path, tmp_path: Path) -> None:
     _interrupt(store_root, tmp_path, signal.SIGINT, store_clean=True)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
-def test_killed_cli_leaves_no_process_and_no_tag(
-    store_root: Path, tmp_path: Path, sig: int
-) -> None:
+def test_sigterm_leaves_nothing(store_root: Path, tmp_path: Path) -> None:
+    _interrupt(store_root, tmp_path, signal.SIGTERM, store_clean=True)
+
+
+def test_sigkill_leaves_no_process_and_no_tag(store_root: Path, tmp_path: Path) -> None:
     """The sandbox dies with the CLI and the store stays usable.
 
     Not checked here (known gap): the CLI makes the overlay mount in the
-    host's mount namespace and has no SIGTERM handler, so SIGTERM and SIGKILL
-    leave that mount and its ``snapshots/tmp-*`` dir behind.
+    host's mount namespace, so SIGKILL leaves that mount and its
+    ``snapshots/tmp-*`` dir behind.
     """
-    _interrupt(store_root, tmp_path, sig, store_clean=False)
+    _interrupt(store_root, tmp_path, signal.SIGKILL, store_clean=False)
 
 
 def test_failing_run_leaves_nothing(store_root: Path, tmp_path: Path) -> None:
