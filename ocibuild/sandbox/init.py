@@ -20,7 +20,11 @@ Two modes:
     Runs ``RUNTIME --root STATE run --bundle BUNDLE ID`` (runc, crun) with a
     fresh state dir.  On SIGTERM/SIGINT, or when the caller dies
     (PR_SET_PDEATHSIG SIGTERM), it kills and force-deletes the container and
-    removes the state dir.
+    removes the state dir.  With ``--hide-hybrid-cgroup2`` (used for crun,
+    which refuses a hybrid cgroup v1/v2 host) the helper first moves into a
+    private mount namespace and detaches the cgroup2 mount at
+    ``/sys/fs/cgroup/unified`` there, so the runtime sees plain cgroup v1;
+    the host's mounts are untouched.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ocibuild._linux import caps, ns
+from ocibuild._linux import caps, mount, ns
 from ocibuild.sandbox.process import exec_process, prepare_process
 from ocibuild.sandbox.rootfs import setup_rootfs
 
@@ -54,6 +58,10 @@ _NAMESPACES = {
     "network": ns.CLONE_NEWNET,
     "cgroup": ns.CLONE_NEWCGROUP,
 }
+
+
+_CGROUP_ROOT = "/sys/fs/cgroup"
+_HYBRID_CGROUP2 = "/sys/fs/cgroup/unified"
 
 
 class SetupError(Exception):
@@ -117,6 +125,33 @@ def run_builtin(bundle: Path) -> int:
     return _exit_code(wait_status)
 
 
+def _mount_types() -> dict[str, str]:
+    """Mount point -> file system type, from this process's mountinfo."""
+    types: dict[str, str] = {}
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        fields = line.split()
+        types[fields[4]] = fields[fields.index("-", 6) + 1]
+    return types
+
+
+def hide_hybrid_cgroup2() -> bool:
+    """Detach a hybrid layout's cgroup2 mount in a private mount namespace.
+
+    True when this process now sees plain cgroup v1 (the host layout was
+    hybrid: v1 controllers under a tmpfs at /sys/fs/cgroup plus cgroup2 at
+    /sys/fs/cgroup/unified); False when there was nothing to hide.  The new
+    namespace is a slave of the host's, so the unmount does not propagate
+    back, and it goes away with this process and its children.
+    """
+    types = _mount_types()
+    if types.get(_HYBRID_CGROUP2) != "cgroup2" or types.get(_CGROUP_ROOT) == "cgroup2":
+        return False
+    ns.unshare(ns.CLONE_NEWNS)
+    mount.mount(None, "/", None, mount.MS_REC | mount.MS_SLAVE)
+    mount.umount2(_HYBRID_CGROUP2, mount.MNT_DETACH)
+    return True
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise _TerminatedError(signum)
 
@@ -152,6 +187,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     supervise.add_argument("runtime")
     supervise.add_argument("bundle", type=Path)
     supervise.add_argument("id")
+    supervise.add_argument("--hide-hybrid-cgroup2", action="store_true")
     return parser.parse_args(argv)
 
 
@@ -159,6 +195,8 @@ def _outcome(args: argparse.Namespace) -> dict[str, Any]:
     try:
         if args.mode == "builtin":
             return {"exit": run_builtin(args.bundle)}
+        if args.hide_hybrid_cgroup2:
+            hide_hybrid_cgroup2()
         return {"exit": run_supervised(args.runtime, args.bundle, args.id)}
     except SetupError as exc:
         return {"error": str(exc)}

@@ -6,7 +6,8 @@ to completion, feeding the merged stdout/stderr to ``stdout_sink`` in chunks
 as it comes, and returns the exit code (128+N when killed by signal N).
 
 ``BuiltinRuntime()`` needs nothing installed; ``RuncRuntime("runc")`` and
-``RuncRuntime("crun")`` use those CLIs.  Both start the helper
+``RuncRuntime("crun")`` use those CLIs (crun on a hybrid cgroup v1/v2 host
+sees only the v1 half; see ``sandbox.init``).  Both start the helper
 ``python -m ocibuild.sandbox.init`` (see that module) in its own session,
 so a terminal's Ctrl-C reaches only the caller.  When the caller is
 interrupted (any exception while streaming) the helper is sent SIGTERM and
@@ -26,6 +27,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from ocibuild.errors import UserError
@@ -71,6 +73,8 @@ class RuncRuntime:
         if path is None:
             raise SandboxError(f"OCI runtime {self.binary!r} not found on PATH")
         args = ["supervise", path, str(bundle_dir.resolve()), id]
+        if PurePath(path).name == "crun":
+            args.append("--hide-hybrid-cgroup2")
         return _run_helper(args, stdout_sink)
 
 
