@@ -8,6 +8,7 @@
     ROOT/ocibuild/lock         flock for writers of refs and gc
     ROOT/ocibuild/tmp/         temp files (same filesystem as blobs)
     ROOT/ocibuild/roots/       extra gc roots (*.json)
+    ROOT/ocibuild/cache.db     build cache records (ocibuild.store.cache)
     ROOT/ocibuild/snapshots/   reserved for ocibuild.snapshot
 
 Blob writes need no lock (content-addressed, renamed into place); changes to
@@ -40,6 +41,7 @@ from ocibuild.store import gc as _gc
 from ocibuild.store import refs as _refs
 from ocibuild.store._fs import write_atomic
 from ocibuild.store.blobs import BlobWriter, blob_file, open_verified
+from ocibuild.store.cache import CacheDB
 from ocibuild.store.lock import store_lock
 
 if TYPE_CHECKING:
@@ -74,6 +76,8 @@ class Store:
         self.tmp_dir = self.meta_dir / "tmp"
         self.roots_dir = self.meta_dir / "roots"
         self.snapshots_dir = self.meta_dir / "snapshots"
+        self.cache_path = self.meta_dir / "cache.db"
+        self._cache: CacheDB | None = None
         for path in (self.blobs_dir / "sha256", self.tmp_dir, self.roots_dir, self.snapshots_dir):
             path.mkdir(parents=True, exist_ok=True)
         self._init_layout()
@@ -255,6 +259,15 @@ class Store:
         manifest = Manifest(config_desc, tuple(layers), tuple(sorted((annotations or {}).items())))
         return self.put_bytes(manifest.to_json(), mediatypes.OCI_MANIFEST)
 
+    # -- build cache -----------------------------------------------------------
+
+    @property
+    def cache(self) -> CacheDB:
+        """The build cache database (``ocibuild/cache.db``, opened on first use)."""
+        if self._cache is None:
+            self._cache = CacheDB(self.cache_path, has_blob=self.has_blob)
+        return self._cache
+
     # -- garbage collection ----------------------------------------------------
 
     def extra_roots(self) -> list[Descriptor]:
@@ -278,10 +291,14 @@ class Store:
     def gc(self, *, min_age: float = 0.0) -> int:
         """Delete unreachable blobs older than ``min_age`` s and dead temp files; bytes freed."""
         with self.lock():
-            roots = [*self.index().manifests, *self.extra_roots()]
+            roots = [*self.index().manifests, *self.extra_roots(), *self._cache_roots()]
             live = _gc.reachable(roots, self._read_if_present)
             freed = _gc.sweep_blobs(self.blobs_dir, live, min_age)
             return freed + _gc.sweep_tmp(self.tmp_dir)
+
+    def _cache_roots(self) -> list[Descriptor]:
+        """Every layer a build cache record names (none if there is no cache yet)."""
+        return self.cache.layers() if self.cache_path.exists() else []
 
     def _read_if_present(self, digest: Digest) -> bytes | None:
         return self.read_blob(digest) if self.has_blob(digest) else None
