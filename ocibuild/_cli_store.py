@@ -176,10 +176,19 @@ def _cmd_import(ns: argparse.Namespace) -> Outcome:
 
 
 def _cmd_prune(ns: argparse.Namespace) -> Outcome:
-    store = _store(ns)
-    with store.lock():
-        freed = store.gc()
-    return Outcome(out=(f"Total reclaimed space: {fmt.human_size(freed)}",))
+    from ocibuild.api import prune
+    from ocibuild.store.cache_prune import PruneError
+
+    until: str | None = None
+    for item in ns.filter:
+        key, sep, value = item.partition("=")
+        if key != "until" or not sep:
+            raise PruneError(f"unsupported --filter {item!r}: only until=DURATION is supported")
+        until = value
+    root = ns.root or os.environ.get("OCIBUILD_ROOT") or None
+    report = prune(root, keep_storage=ns.keep_storage, until=until)
+    deleted = ("Deleted build cache objects:", *report.records, "") if report.records else ()
+    return Outcome(out=(*deleted, f"Total reclaimed space: {fmt.human_size(report.freed)}"))
 
 
 # ----------------------------------------------------------------------- parsers
@@ -263,7 +272,21 @@ def _change_words() -> frozenset[str]:
 
 
 def _add_prune(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("prune", parents=[parent], help="delete blobs no image needs")
+    p = sub.add_parser(
+        "prune", parents=[parent], help="trim the build cache, delete blobs nothing needs"
+    )
+    p.add_argument(
+        "--keep-storage",
+        metavar="SIZE",
+        help="drop least recently used cache records until their layers fit (10GB, 500MB)",
+    )
+    p.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="until=DURATION",
+        help="drop cache records unused for longer than DURATION (24h, 30m)",
+    )
     p.set_defaults(handler=_cmd_prune)
 
 

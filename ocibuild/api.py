@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from ocibuild.oci import Platform
     from ocibuild.plan import BuildGraph
     from ocibuild.store import Store
+    from ocibuild.store.cache_prune import PruneReport
 
-__all__ = ["build", "open_store", "source_date_epoch_from"]
+__all__ = ["build", "open_store", "prune", "source_date_epoch_from"]
 
 
 def build(
@@ -142,6 +143,30 @@ def open_store(root: str | os.PathLike[str] | None = None) -> Store:
     from ocibuild.store import Store
 
     return Store(Path(root) if root is not None else Store.default_root())
+
+
+def prune(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    keep_storage: int | str | None = None,
+    until: float | str | None = None,
+) -> PruneReport:
+    """Trim the build cache, then delete blobs no image, gc root or record needs.
+
+    ``until`` (seconds, or a Go duration such as ``"24h"``) drops records
+    unused for longer; ``keep_storage`` (bytes, or ``"10GB"``) then drops the
+    least recently used records until their layers fit.  Neither: only gc.
+    """
+    from ocibuild.store.cache_prune import PruneReport, parse_duration, parse_size, trim
+
+    budget = parse_size(keep_storage) if isinstance(keep_storage, str) else keep_storage
+    age = parse_duration(until) if isinstance(until, str) else until
+    store = open_store(root)
+    with store.lock():
+        dropped: tuple[str, ...] = ()
+        if budget is not None or age is not None:
+            dropped = trim(store.cache, keep_storage=budget, until=age).dropped
+        return PruneReport(dropped, store.gc())
 
 
 def source_date_epoch_from(environ: Mapping[str, str]) -> int | None:
