@@ -15,10 +15,14 @@ A case is tests/cases/golden/<name>/ with a ``Dockerfile``, an optional
      "history": [created_by, ...]}
 
 or ``{"error": [texts the error must contain]}``.  The rootfs is the
-whole final image: every case starts ``FROM scratch``, so it is exactly what
-the Dockerfile added.  ``OCIBUILD_UPDATE_GOLDEN=1`` rewrites the success
-files from ocibuild's output (never the error files); review every diff by
-hand against the reference before committing it.
+whole final image: every final stage starts ``FROM scratch``, so it is
+exactly what the Dockerfile added.  RUN needs a shell, so the RUN cases
+work in a ``FROM busybox:latest`` stage (the session's busybox base is
+imported into the case's store, with the same epoch, only for a Dockerfile
+that names it) and copy their results into the scratch stage.
+``OCIBUILD_UPDATE_GOLDEN=1`` rewrites the success files from ocibuild's
+output (never the error files); review every diff by hand against the
+reference before committing it.
 """
 
 from __future__ import annotations
@@ -40,12 +44,27 @@ from helpers.rootfs import normalise_layers
 GOLDEN_DIR = Path(__file__).resolve().parent.parent / "cases" / "golden"
 UPDATE = os.environ.get("OCIBUILD_UPDATE_GOLDEN") == "1"
 EPOCH = "1700000000"
+BASE_IMAGE = "busybox:latest"
 
 pytestmark = pytest.mark.root
 
 
 def _cases() -> list[BuildCase]:
     return [load_case(d) for d in sorted(GOLDEN_DIR.iterdir()) if (d / "Dockerfile").is_file()]
+
+
+def _env(root: Path) -> dict[str, str]:
+    return {**os.environ, "OCIBUILD_ROOT": str(root), "SOURCE_DATE_EPOCH": EPOCH}
+
+
+def _import_base(request: pytest.FixtureRequest, case: BuildCase, root: Path) -> None:
+    """Import the busybox base when the case's Dockerfile builds FROM it."""
+    lines = case.dockerfile_path().read_text().splitlines()
+    if not any(line.split()[:2] == ["FROM", BASE_IMAGE] for line in lines):
+        return
+    rootfs: Path = request.getfixturevalue("busybox_rootfs")
+    argv = [sys.executable, "-c", OCIBUILD_CLI, "import", str(rootfs), BASE_IMAGE]
+    subprocess.run(argv, env=_env(root), capture_output=True, timeout=600, check=True)
 
 
 def _run_build(case: BuildCase, root: Path, scratch: Path) -> subprocess.CompletedProcess[str]:
@@ -56,9 +75,13 @@ def _run_build(case: BuildCase, root: Path, scratch: Path) -> subprocess.Complet
         argv += ["--build-arg", f"{key}={value}"]
     if case.target:
         argv += ["--target", case.target]
-    env = {**os.environ, "OCIBUILD_ROOT": str(root), "SOURCE_DATE_EPOCH": EPOCH}
     return subprocess.run(
-        [*argv, str(context)], env=env, capture_output=True, text=True, timeout=600, check=False
+        [*argv, str(context)],
+        env=_env(root),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
@@ -93,12 +116,13 @@ def dump(data: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize("case", _cases(), ids=lambda c: c.name)
-def test_golden_case(case: BuildCase, tmp_path: Path) -> None:
+def test_golden_case(case: BuildCase, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     expected_file = case.directory / "expected.json"
     expected: dict[str, Any] = (
         json.loads(expected_file.read_text()) if expected_file.is_file() else {}
     )
     root = tmp_path / "store"
+    _import_base(request, case, root)
     proc = _run_build(case, root, tmp_path)
     if "error" in expected:
         assert proc.returncode == 1, proc.stderr
