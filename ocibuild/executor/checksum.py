@@ -52,6 +52,7 @@ RACY_NS = 100_000_000
 _CHUNK = 1 << 20
 
 _Record = list[str | int]
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 
 
 class StatCache(Protocol):
@@ -78,7 +79,9 @@ def sources_checksum(
 
     A literal source that is missing raises ``ContextError`` as the copy does.
     """
-    walker = _Walker(tree, db, IgnoreRules.parse("\n".join(exclude)), time.time_ns())
+    host_root = str(tree.root) if isinstance(tree, BuildContext) else None
+    rules = IgnoreRules.parse("\n".join(exclude))
+    walker = _Walker(tree, db, rules, time.time_ns(), host_root)
     walker.emit([FORMAT])
     for source in match_all(tree, tuple(words)):
         walker.source(source, parents)
@@ -91,12 +94,12 @@ class _Walker:
     db: StatCache | None
     excluded: IgnoreRules
     start_ns: int
+    host_root: str | None = None
     hasher: hashlib._Hash = field(default_factory=hashlib.sha256)
     links: dict[tuple[int, int], str] = field(default_factory=dict)
 
     def emit(self, record: _Record) -> None:
-        line = json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n"
-        self.hasher.update(line.encode("ascii"))
+        self.hasher.update(_ENCODER.encode(record).encode("ascii") + b"\n")
 
     def skip(self, rel: str) -> bool:
         """Whether ``--exclude`` leaves out ``rel`` (as ``copy._Copier.skip``)."""
@@ -162,7 +165,7 @@ class _Walker:
 
     def content(self, path: str, st: os.stat_result) -> str:
         """The sha256 of a regular file: from the stat cache, else read (and cached)."""
-        host = _host_path(self.tree, path) if self.db is not None else None
+        host = self.host_path(path) if self.db is not None else None
         if self.db is not None and host is not None:
             cached = self.db.stat_get(host, st)
             if cached is not None:
@@ -176,16 +179,15 @@ class _Walker:
             self.db.stat_put(host, st, digest)
         return digest
 
+    def host_path(self, path: str) -> str | None:
+        """The absolute host path of ``path`` (its parents are no symlinks), if any."""
+        if self.host_root is not None:
+            rel = path.strip("/")
+            return f"{self.host_root.rstrip('/')}/{rel}" if rel else self.host_root
+        if isinstance(self.tree, ViewTree):
+            real = self.tree.view.real_path(path)
+            return None if real is None else str(real)
+        return None
+
     def racy(self, st: os.stat_result) -> bool:
         return st.st_ctime_ns >= self.start_ns - RACY_NS
-
-
-def _host_path(tree: SourceTree, path: str) -> str | None:
-    """The absolute host path of ``path`` in ``tree`` (no symlink in it), if it has one."""
-    if isinstance(tree, BuildContext):
-        rel = path.strip("/")
-        return str(tree.root / rel) if rel else str(tree.root)
-    if isinstance(tree, ViewTree):
-        real = tree.view.real_path(path)
-        return None if real is None else str(real)
-    return None

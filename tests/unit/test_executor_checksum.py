@@ -18,6 +18,7 @@ from ocibuild.executor.checksum import RACY_NS, sources_checksum
 from ocibuild.executor.context import BuildContext
 from ocibuild.executor.sources import ViewTree
 from ocibuild.snapshot import RootView
+from ocibuild.store.cache import CacheDB
 
 if TYPE_CHECKING:
     from ocibuild.executor.sources import SourceTree
@@ -283,3 +284,22 @@ def test_view_tree_caches_by_lower_path(tmp_path: Path) -> None:
     settle()
     assert checksum(view, "/etc", db=db) == checksum(BuildContext.from_dir(lower), "etc")
     assert db.puts == [str(lower / "etc/conf")]
+
+
+def test_with_the_real_cache_db(ctx: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    db = CacheDB(tmp_path_factory.mktemp("cache") / "cache.db")
+    try:
+        settle()
+        cold = sources_checksum(
+            BuildContext.from_dir(ctx), (".",), exclude=(), parents=False, db=db
+        )
+        warm = sources_checksum(
+            NoReads(ctx, IgnoreRules()), (".",), exclude=(), parents=False, db=db
+        )
+        assert warm == cold == checksum(ctx)
+        assert (
+            db.stat_get(str(ctx / "a.txt"), (ctx / "a.txt").lstat())
+            == hashlib.sha256(b"alpha").hexdigest()
+        )
+    finally:
+        db.close()
