@@ -63,6 +63,8 @@ class BuildArgs:
     compression: str
     iidfile: str | None
     metadata_file: str | None
+    cache_to: tuple[str, ...] = ()
+    cache_from: tuple[str, ...] = ()
 
 
 def parse_build_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> BuildArgs:
@@ -93,6 +95,8 @@ def parse_build_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> Buil
         compression=ns.compression,
         iidfile=ns.iidfile,
         metadata_file=ns.metadata_file,
+        cache_to=tuple(ns.cache_to),
+        cache_from=tuple(ns.cache_from),
     )
 
 

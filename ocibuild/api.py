@@ -14,7 +14,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 
 from ocibuild.errors import ContextError, UserError
 from ocibuild.export.names import image_names
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ocibuild.oci import Platform
     from ocibuild.plan import BuildGraph
     from ocibuild.store import Store
+    from ocibuild.store.cache_export import CacheSpec
     from ocibuild.store.cache_prune import PruneReport
 
 __all__ = ["build", "open_store", "prune", "source_date_epoch_from"]
@@ -60,6 +61,8 @@ def build(
     network: str | None = None,
     run_output: Callable[[bytes], None] | None = None,
     secrets: Sequence[str | SecretSource] = (),
+    cache_to: Sequence[str | CacheSpec] = (),
+    cache_from: Sequence[str | CacheSpec] = (),
 ) -> BuildResult:
     r"""Build an image as ``docker build`` would and return the executor's result.
 
@@ -70,7 +73,9 @@ def build(
     ``runtime`` (builtin, runc, crun) and ``network`` (default/host, none);
     their output is fed to ``run_output`` as it comes (None: not shown).
     ``secrets`` are ``--secret`` values (``id=ID,src=PATH``, ``id=ID,env=VAR``)
-    or ``SecretSource``\ s.
+    or ``SecretSource``\ s.  ``cache_from`` (``type=local,src=DIR``) is
+    imported into the store's cache first; ``cache_to``
+    (``type=local,dest=DIR[,mode=min|max]``) is exported after the build.
     """
     from ocibuild.executor.mounts import parse_secret
     from ocibuild.executor.options import BuildOptions
@@ -81,7 +86,9 @@ def build(
     if epoch is None:
         epoch = source_date_epoch_from(os.environ)
     target_platform = _platform(platform)
+    imports, exports = _cache_specs(cache_from, "from"), _cache_specs(cache_to, "to")
     store = open_store(root)
+    _import_caches(store, imports)
     options = BuildOptions(
         build_args=dict(build_args),
         target=target,
@@ -102,6 +109,7 @@ def build(
             dockerfile_text = _read_dockerfile(ctx.root, dockerfile, str(context) == "-")
         graph = _plan(dockerfile, dockerfile_text, options)
         result = _execute(graph, ctx, store, options)
+    _export_caches(store, result, exports)
     if refs:
         with store.lock():
             for ref in refs:
@@ -113,6 +121,32 @@ def build(
     if metadata_file is not None:
         _write_text(metadata_file, build_metadata(result, tags))
     return result
+
+
+def _cache_specs(
+    values: Sequence[str | CacheSpec], direction: Literal["to", "from"]
+) -> list[CacheSpec]:
+    from ocibuild.store.cache_export import check_supported, parse_cache_spec
+
+    specs = [parse_cache_spec(v, direction=direction) if isinstance(v, str) else v for v in values]
+    for spec in specs:
+        check_supported(spec)  # before any work
+    return specs
+
+
+def _import_caches(store: Store, specs: Sequence[CacheSpec]) -> None:
+    from ocibuild.store.cache_export import import_cache
+
+    for spec in specs:
+        import_cache(store, str(spec.path))
+
+
+def _export_caches(store: Store, result: BuildResult, specs: Sequence[CacheSpec]) -> None:
+    from ocibuild.store.cache_export import export_cache, keys_for
+
+    for spec in specs:
+        keys = keys_for(spec, result.cache_keys, result.final_stage_cache_keys)
+        export_cache(store, keys, str(spec.path))
 
 
 def _runtime(name: str) -> RuntimeName:

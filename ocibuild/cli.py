@@ -150,6 +150,8 @@ def _cmd_build(ns: argparse.Namespace) -> int:
         network=args.network,
         run_output=None if args.progress == "quiet" else _write_stderr,
         secrets=[SecretSource(s.id, s.src, s.env) for s in args.secrets],
+        cache_to=args.cache_to,
+        cache_from=args.cache_from,
     )
     if args.quiet:
         print(result.config.digest)
@@ -229,6 +231,20 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add("--target", metavar="STAGE", help="build this stage and stop")
     add("--no-cache", action="store_true", help="do not use the build cache")
     add("--pull", action="store_true", help="always fetch base images again")
+    add(
+        "--cache-to",
+        action="append",
+        default=[],
+        metavar="type=local,dest=DIR[,mode=min|max]",
+        help="export the build cache records the build used to DIR (an OCI layout)",
+    )
+    add(
+        "--cache-from",
+        action="append",
+        default=[],
+        metavar="type=local,src=DIR",
+        help="import build cache records from DIR before building",
+    )
     add("--platform", metavar="OS/ARCH[/VARIANT]", help="the target platform")
     add("--label", action="append", default=[], metavar="KEY=VALUE", help="add image metadata")
     add(

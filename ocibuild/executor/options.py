@@ -62,8 +62,15 @@ class BuildOptions:
 
 @dataclass(frozen=True, slots=True)
 class BuildResult:
-    """The image a build made: its manifest and config descriptors and the stored image."""
+    """The image a build made: its manifest and config descriptors and the stored image.
+
+    ``cache_keys`` are the build cache records the build looked up or made,
+    every stage's (``--cache-to mode=max`` exports them);
+    ``final_stage_cache_keys`` those of the final stage only (``mode=min``).
+    """
 
     manifest: Descriptor
     config: Descriptor
     image: StoredImage
+    cache_keys: tuple[str, ...] = ()
+    final_stage_cache_keys: tuple[str, ...] = ()

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ocibuild import api
+from ocibuild.cli import main
 from ocibuild.oci import Digest, Index, Manifest, mediatypes
 from ocibuild.store import Store
 from ocibuild.store.cache import CacheRecord
@@ -174,3 +176,53 @@ def test_import_from_nothing(stores: tuple[Store, Store], tmp_path: Path) -> Non
     (tmp_path / "layout/index.json").write_bytes(Index().to_json())
     with pytest.raises(CacheImportError, match="no ocibuild-cache entry"):
         import_cache(b, tmp_path / "layout")
+
+
+# -- wiring: api.build and the CLI ----------------------------------------------------
+
+
+def _context(tmp_path: Path) -> Path:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM scratch\nCOPY a /a\n")
+    (ctx / "a").write_text("hi\n")
+    return ctx
+
+
+@pytest.mark.parametrize(
+    ("cache_to", "cache_from"),
+    [(["type=registry,ref=r/c"], []), ([], ["r/c:cache"]), (["type=local"], [])],
+)
+def test_build_refuses_bad_cache_specs_before_building(
+    tmp_path: Path, cache_to: list[str], cache_from: list[str]
+) -> None:
+    with pytest.raises(CacheSpecError):
+        api.build(tmp_path, root=tmp_path / "store", cache_to=cache_to, cache_from=cache_from)
+    assert not (tmp_path / "store").exists()
+
+
+def test_build_imports_then_exports(stores: tuple[Store, Store], tmp_path: Path) -> None:
+    a, b = stores
+    _put(a, "k1", b"layer one")
+    export_cache(a, ["k1"], tmp_path / "in")
+    out = tmp_path / "out"
+    api.build(
+        _context(tmp_path),
+        root=b.root,
+        cache_from=[f"type=local,src={tmp_path / 'in'}"],
+        cache_to=[f"type=local,dest={out},mode=max"],
+    )
+    assert "k1" in {r.key for r in b.cache.records()}  # the build adds its own records
+    (entry,) = Index.from_json((out / "index.json").read_bytes()).manifests
+    assert entry.annotation(mediatypes.REF_NAME_ANNOTATION) == CACHE_TAG
+
+
+def test_cli_cache_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ctx = _context(tmp_path)
+    store = str(tmp_path / "store")
+    assert main(["build", "--root", store, "--cache-to", f"dest={tmp_path}/out", str(ctx)]) == 0
+    assert (tmp_path / "out/index.json").is_file()
+    argv = ["build", "--root", store, "--cache-from", f"src={tmp_path}/out", str(ctx)]
+    assert main(argv) == 0
+    assert main(["build", "--root", store, "--cache-to", "type=registry,ref=x", str(ctx)]) == 1
+    assert "cache type registry needs the registry client (not yet)" in capsys.readouterr().err
