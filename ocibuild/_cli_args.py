@@ -57,6 +57,7 @@ class BuildArgs:
     network: str | None
     runtime: str
     no_cache: bool
+    no_cache_filter: tuple[str, ...]
     pull: bool
     quiet: bool
     progress: str
@@ -89,6 +90,7 @@ def parse_build_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> Buil
         network=ns.network,
         runtime=ns.runtime,
         no_cache=ns.no_cache,
+        no_cache_filter=tuple(ns.no_cache_filter),
         pull=ns.pull,
         quiet=ns.quiet,
         progress="quiet" if ns.quiet else ns.progress,

@@ -50,6 +50,7 @@ def build(
     metadata_file: str | os.PathLike[str] | None = None,
     build_contexts: Mapping[str, str] = {},
     no_cache: bool = False,
+    no_cache_filter: Sequence[str] = (),
     pull: bool = False,
     compression: str = "gzip",
     source_date_epoch: int | None = None,
@@ -76,6 +77,8 @@ def build(
     or ``SecretSource``\ s.  ``cache_from`` (``type=local,src=DIR``) is
     imported into the store's cache first; ``cache_to``
     (``type=local,dest=DIR[,mode=min|max]``) is exported after the build.
+    ``no_cache`` builds without cache lookups (steps still recorded);
+    ``no_cache_filter`` does so only for the stages it names.
     """
     from ocibuild.executor.mounts import parse_secret
     from ocibuild.executor.options import BuildOptions
@@ -94,6 +97,7 @@ def build(
         target=target,
         target_platform=target_platform,
         no_cache=no_cache,
+        no_cache_filter=tuple(no_cache_filter),
         pull=pull,
         source_date_epoch=epoch,
         labels=dict(labels),

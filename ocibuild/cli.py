@@ -140,6 +140,7 @@ def _cmd_build(ns: argparse.Namespace) -> int:
         metadata_file=args.metadata_file,
         build_contexts=args.build_contexts,
         no_cache=args.no_cache,
+        no_cache_filter=args.no_cache_filter,
         pull=args.pull,
         compression=args.compression,
         dockerfile_text=args.dockerfile_text,
@@ -230,6 +231,13 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     add("--target", metavar="STAGE", help="build this stage and stop")
     add("--no-cache", action="store_true", help="do not use the build cache")
+    add(
+        "--no-cache-filter",
+        action="append",
+        default=[],
+        metavar="STAGE",
+        help="do not use the build cache for this stage (repeatable)",
+    )
     add("--pull", action="store_true", help="always fetch base images again")
     add(
         "--cache-to",

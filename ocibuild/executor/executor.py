@@ -16,7 +16,6 @@ import contextlib
 import functools
 import os
 import secrets
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -25,13 +24,14 @@ from ocibuild.dockerfile.expand import expand_instruction
 from ocibuild.dockerfile.instructions import Add, Copy, From, Instruction, Run, Workdir
 from ocibuild.errors import DockerfileError, at
 from ocibuild.executor.base import base_state, onbuild_triggers
+from ocibuild.executor.cache_step import StepCache, cached_step, image_created, start_stage
 from ocibuild.executor.config_steps import apply_config_step
 from ocibuild.executor.copy_step import Sources, copy_step, workdir_step
 from ocibuild.executor.layers import Layers
 from ocibuild.executor.mount_setup import MountInputs
 from ocibuild.executor.options import BuildResult
 from ocibuild.executor.run_step import RunContext, run_step, runtime_named
-from ocibuild.oci import format_timestamp
+from ocibuild.executor.step_key import KeyInputs
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -88,13 +88,15 @@ def _run_stage(
 ) -> StageState:
     platform = stage.platform or graph.target_platform or options.target_platform
     state = base_state(stage, built, layers.store, options.build_contexts, platform)
+    state = start_stage(state, stage, built)
     state, triggers = onbuild_triggers(state, graph.escape, stage.span)
     sources = Sources(context, _stage_names(graph, built), options.build_contexts, platform)
     run = _run_context(options, sources, layers)
+    cache = StepCache.for_stage(layers.store.cache, options, stage)
     for instr in (*triggers, *stage.instructions):
         with at(instr.span):
             before = len(state.layers)
-            state = _step(graph, state, instr, layers, sources, run, _created(options))
+            state = _step(graph, state, instr, layers, sources, run, cache)
         if len(state.layers) != before:
             pin([*built.values(), state])
     return state
@@ -121,11 +123,6 @@ def _stage_names(graph: BuildGraph, built: dict[int, StageState]) -> dict[str, S
     return names
 
 
-def _created(options: BuildOptions) -> str:
-    epoch = options.source_date_epoch
-    return format_timestamp(epoch if epoch is not None else time.time())
-
-
 def _step(
     graph: BuildGraph,
     state: StageState,
@@ -133,33 +130,37 @@ def _step(
     layers: Layers,
     sources: Sources,
     run: RunContext,
-    created: str,
+    cache: StepCache,
 ) -> StageState:
-    """One instruction: expand its words, then hand it to its kind's handler."""
+    """One instruction: expand its words, then run it through the build cache
+    (:mod:`ocibuild.executor.cache_step`) with its kind's handler."""
     expanded = expand_instruction(instr, state.expansion_env, graph.escape)
-    match expanded:
-        case Run():
-            return run_step(layers, state, expanded, run, created)
-        case From():
-            raise DockerfileError("FROM inside a stage")
-        case Copy() | Add():
-            return copy_step(layers, state, expanded, sources, created)
-        case Workdir():
-            return workdir_step(layers, state, expanded.path, created)
-        case _:
-            return apply_config_step(state, expanded, created, graph.resolve_arg)
+
+    def handler(state: StageState, created: str) -> StageState:
+        match expanded:
+            case Run():
+                return run_step(layers, state, expanded, run, created)
+            case From():
+                raise DockerfileError("FROM inside a stage")
+            case Copy() | Add():
+                return copy_step(layers, state, expanded, sources, created)
+            case Workdir():
+                return workdir_step(layers, state, expanded.path, created)
+            case _:
+                return apply_config_step(state, expanded, created, graph.resolve_arg)
+
+    inputs = KeyInputs(layers, sources, layers.store.cache, run.network, layers.clamp_mtime)
+    return cached_step(state, expanded, handler, inputs, cache)
 
 
 def _finish(state: StageState, options: BuildOptions) -> StageState:
-    """Apply ``--label``s (last, without history) and SOURCE_DATE_EPOCH's ``created``."""
+    """Apply ``--label``s (last, without history) and the image's ``created``
+    (SOURCE_DATE_EPOCH, else the newest layer the build made: see cache_step)."""
     if options.labels:
         labels = dict(state.config.config.labels)
         labels.update(options.labels)
         state = state.with_config(labels=tuple(sorted(labels.items())))
-    if options.source_date_epoch is not None:
-        created = format_timestamp(options.source_date_epoch)
-        state = replace(state, config=replace(state.config, created=created))
-    return state
+    return image_created(state, options.source_date_epoch)
 
 
 def _store_image(store: Store, state: StageState) -> BuildResult:

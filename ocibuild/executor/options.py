@@ -36,8 +36,10 @@ class BuildOptions:
     an OCI or docker archive, or a directory; ``FROM NAME`` and
     ``COPY --from=NAME`` use it before looking at stages and images.
     ``source_date_epoch`` fixes ``created`` and clamps new files' mtimes.
-    ``no_cache``, ``pull`` and ``progress`` are accepted for the callers' sake;
-    the executor has no cache and never pulls yet.
+    ``no_cache`` stops build-cache lookups (steps still run and are
+    recorded); ``no_cache_filter`` does so for the stages named (or numbered)
+    there; ``pull`` and ``progress`` are accepted for the callers' sake (the
+    executor never pulls yet).
     ``runtime`` runs RUN steps (``builtin`` needs nothing installed);
     ``network`` is RUN's default network (``RUN --network`` overrides it);
     ``run_output`` receives RUN output chunks as they come (None: only the
@@ -50,6 +52,7 @@ class BuildOptions:
     target_platform: Platform | None = None
     no_cache: bool = False
     pull: bool = False
+    no_cache_filter: tuple[str, ...] = ()
     source_date_epoch: int | None = None
     labels: Mapping[str, str] = field(default_factory=_empty)
     build_contexts: Mapping[str, str] = field(default_factory=_empty)

@@ -17,6 +17,7 @@ from ocibuild.oci import ContainerConfig, HistoryEntry, ImageConfig
 
 if TYPE_CHECKING:
     from ocibuild.layer import LayerBlob
+    from ocibuild.plan.cachekey import CacheKey
 
 __all__ = ["DEFAULT_PATH", "DEFAULT_SHELL", "StageState", "empty_config", "env_dict", "set_env"]
 
@@ -51,7 +52,9 @@ class StageState:
     ``config.diff_ids`` always matches ``layers``; ``args`` are the ARGs in
     scope with their values (an ARG without value is left out of ``args``);
     ``arg_names`` are all ARGs declared in scope, in order (RUN's history
-    lists them, valueless ones as ``NAME=``).
+    lists them, valueless ones as ``NAME=``).  ``cache_key`` is the stage's
+    running build-cache key after these steps; ``own_history`` the index of the
+    first history entry this build wrote (docs/design/008-build-cache.md).
     """
 
     config: ImageConfig
@@ -59,6 +62,8 @@ class StageState:
     args: tuple[tuple[str, str], ...] = ()
     cmd_set: bool = False
     arg_names: tuple[str, ...] = ()
+    cache_key: CacheKey | None = None
+    own_history: int = 0
 
     @property
     def env(self) -> dict[str, str]:
