@@ -108,9 +108,10 @@ def cached_step(
     if record is not None and record.layer is not None and record.diff_id is not None:
         return _reuse(state, instr, record, key, cache)
     new = handler(state, cache.now())
-    if cache.db is not None:
-        cache.db.put(_record(key, new))
-    return replace(new, cache_key=key)
+    if cache.db is None:
+        return replace(new, cache_key=key)
+    cache.db.put(_record(key, new))
+    return replace(new, cache_key=key, step_keys=(*new.step_keys, str(key)))
 
 
 def _result_parts(instr: Instruction, new: StageState) -> tuple[tuple[str, str], ...]:
@@ -128,7 +129,7 @@ def _reuse(
     created = record.created if cache.epoch is None else format_timestamp(cache.epoch)
     state = state.with_layer(LayerBlob(record.layer, record.diff_id))
     state = state.with_history(created, record.created_by, empty_layer=False)
-    return replace(state, cache_key=key)
+    return replace(state, cache_key=key, step_keys=(*state.step_keys, str(key)))
 
 
 def _record(key: CacheKey, new: StageState) -> CacheRecord:

@@ -57,7 +57,9 @@ def execute(
             with at(stage.span):
                 built[index] = _run_stage(graph, stage, built, layers, context, options, pin)
         final = _finish(built[graph.target], options)
-        return _store_image(store, final)
+        result = _store_image(store, final)
+        every = tuple(dict.fromkeys(k for state in built.values() for k in state.step_keys))
+        return replace(result, cache_keys=every, final_stage_cache_keys=final.step_keys)
 
 
 Pin = Callable[[Iterable["StageState"]], None]

@@ -54,7 +54,8 @@ class StageState:
     ``arg_names`` are all ARGs declared in scope, in order (RUN's history
     lists them, valueless ones as ``NAME=``).  ``cache_key`` is the stage's
     running build-cache key after these steps; ``own_history`` the index of the
-    first history entry this build wrote (docs/design/008-build-cache.md).
+    first history entry this build wrote, ``step_keys`` the cache records this
+    stage's steps looked up or made (docs/design/008-build-cache.md).
     """
 
     config: ImageConfig
@@ -64,6 +65,7 @@ class StageState:
     arg_names: tuple[str, ...] = ()
     cache_key: CacheKey | None = None
     own_history: int = 0
+    step_keys: tuple[str, ...] = ()
 
     @property
     def env(self) -> dict[str, str]:

@@ -133,7 +133,10 @@ def test_no_cache_and_no_cache_filter(b: Builder) -> None:
         "FROM busybox:latest AS a\n@NONCE\nRUN echo ran-a > /a && echo ran-a\n"
         "FROM busybox:latest AS b\n@NONCE\nRUN echo ran-b\nCOPY --from=a /a /a\n"
     )
-    b.build()
+    first, _ = b.build()
+    assert len(first.final_stage_cache_keys) == 2  # RUN and COPY of stage b
+    assert len(first.cache_keys) == 3
+    assert set(first.final_stage_cache_keys) < set(first.cache_keys)
     _, out = b.build(no_cache=True)
     assert "ran-a" in out
     assert "ran-b" in out

@@ -85,6 +85,7 @@ def test_miss_runs_and_records_then_hit_reuses_without_running() -> None:
     assert second.history[-1] == first.history[-1]
     assert second.history[-1].created == format_timestamp(100.0)
     assert second.cache_key == first.cache_key
+    assert first.step_keys == second.step_keys == (str(first.cache_key),)
 
 
 def test_no_lookup_runs_again_and_records() -> None:
