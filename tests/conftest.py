@@ -22,24 +22,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 from helpers.builders import DOCKER, DockerClient, OcibuildBuilder
+from helpers.prereq import REPO, unavailable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-REPO = Path(__file__).resolve().parent.parent
 BASE_IMAGE = "busybox:latest"
 TOOLS = ("skopeo", "umoci", "oci-image-tool")
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def unavailable(reason: str) -> None:
-    """Skip for a missing prerequisite; fail instead when CI=true."""
-    if in_ci():
-        pytest.fail(f"prerequisite missing under CI=true: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @functools.cache

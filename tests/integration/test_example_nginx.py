@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import REPO, unavailable
 from helpers.builders import OcibuildBuilder
+from helpers.prereq import REPO, unavailable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
