@@ -38,7 +38,7 @@ Handler = Callable[[argparse.Namespace], "int | _cli_store.Outcome"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit status."""
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args_list = _root_after_command(list(sys.argv[1:] if argv is None else argv))
     parser = _parser()
     if args_list and args_list[0] not in _COMMANDS and args_list[0] not in _TOP_FLAGS:
         args_list.insert(0, "build")
@@ -73,6 +73,20 @@ def _sigterm_unwinds() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _root_after_command(args: list[str]) -> list[str]:
+    """``ocibuild --root DIR images`` means ``ocibuild images --root DIR``: every
+    command takes ``--root``, and it reads naturally before the command too."""
+    if args[:1] == ["--root"] and len(args) >= 2:
+        head, rest = args[:2], args[2:]
+    elif args and args[0].startswith("--root="):
+        head, rest = args[:1], args[1:]
+    else:
+        return args
+    if rest and rest[0] in _COMMANDS:
+        return [rest[0], *head, *rest[1:]]
+    return ["build", *head, *rest]
 
 
 def _run(handler: Handler, ns: argparse.Namespace) -> int:

@@ -329,3 +329,25 @@ def test_human_duration(seconds: float, text: str) -> None:
 
 def test_table_pads_columns() -> None:
     assert table(("A", "BB"), [("xxx", "y")]) == "A     BB\nxxx   y"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--root", "/s", "images"], ["images", "--root", "/s"]),
+        (["--root=/s", "save", "-o", "f", "x"], ["save", "--root=/s", "-o", "f", "x"]),
+        (["--root", "/s", "-t", "x", "."], ["build", "--root", "/s", "-t", "x", "."]),
+        (["--root", "/s", "build", "."], ["build", "--root", "/s", "."]),
+        (["images", "--root", "/s"], ["images", "--root", "/s"]),
+    ],
+)
+def test_root_may_come_before_the_command(argv: list[str], expected: list[str]) -> None:
+    assert cli._root_after_command(argv) == expected
+
+
+def test_root_before_a_store_command_uses_that_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["--root", str(tmp_path / "s"), "images"]) == 0
+    assert "REPOSITORY" in capsys.readouterr().out
+    assert (tmp_path / "s" / "index.json").exists()
