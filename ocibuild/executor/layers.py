@@ -6,25 +6,28 @@ over the stage's current layers, archives the result with
 when set), and then renames the upper dir into the snapshot directory of
 the new chain ID, so the next step finds it without unpacking the blob
 again.  The upper dir is created inside the snapshots root (same file
-system, ``tmp-`` prefix like ``Snapshots``' own unpacking), so the rename is
-atomic; if another build got there first, ours is thrown away.
+system) as a ``snapshot.scratch`` dir, like ``Snapshots``' own unpacking, so
+the rename is atomic; if another build got there first, ours is thrown away.
+The scratch name says which process owns it: ``Layers.for_store``, called
+once at the start of every build, sweeps those whose owner is gone (a build
+killed by SIGKILL), never one of a concurrent build.
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ocibuild.executor.sources import ViewTree
 from ocibuild.executor.upper import Upper
 from ocibuild.layer import store_layer
 from ocibuild.snapshot import RootView, Snapshots, chain_ids
+from ocibuild.snapshot.scratch import scratch_dir, sweep_scratch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from pathlib import Path
 
     from ocibuild.executor.state import StageState
     from ocibuild.layer import LayerBlob
@@ -43,6 +46,8 @@ class Layers:
 
     @classmethod
     def for_store(cls, store: Store, clamp_mtime: int | None) -> Layers:
+        """The layers of ``store``; first sweeps temp dirs abandoned by dead builds."""
+        sweep_scratch(store.snapshots_dir)
         return cls(store, Snapshots(store.snapshots_dir), clamp_mtime)
 
     def view(self, layers: Sequence[LayerBlob]) -> RootView:
@@ -63,7 +68,7 @@ def commit_layer(
     """
     view = RootView([]) if link else layers.view(state.layers)
     layers.snapshots.root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="tmp-", dir=layers.snapshots.root))
+    tmp = scratch_dir(layers.snapshots.root)
     try:
         upper = tmp / "diff"
         upper.mkdir()

@@ -2,20 +2,25 @@
 
 :func:`run_step` decides with :mod:`ocibuild.executor.run_command` (argv,
 env, user, history) and then, inside ``commit_layer``'s fresh upper dir:
-mounts an overlay of the stage's snapshots (topmost first) with that upper
-dir, writes /etc/hosts, /etc/resolv.conf and a heredoc script beside it,
-writes the bundle (``sandbox.write_bundle``) and runs it with the chosen
-``Runtime``.  Output goes to the caller's sink as it comes; its tail is kept
-for the error of a failed RUN.  After the unmount, ``clean_upper`` removes
-the mount points the sandbox made, and ``commit_layer`` archives the upper
-dir and keeps it as the next snapshot.  BuildKit 20.10 adds a layer for
-every RUN, even one that changes nothing, so this does too.
+describes an overlay of the stage's snapshots (topmost first) over that
+upper dir (``RunSpec.overlay``), writes /etc/hosts, /etc/resolv.conf and a
+heredoc script beside it, writes the bundle (``sandbox.write_bundle``) and
+runs it with the chosen ``Runtime``.  The overlay is mounted by the sandbox
+helper in its own private mount namespace, never by this process, so it
+goes away with the helper even when this process is killed by SIGKILL.
+Output goes to the caller's sink as it comes; its tail is kept for the
+error of a failed RUN.  Once the run is over (and with it the mount),
+``clean_upper`` removes the mount points the sandbox made, and
+``commit_layer`` archives the upper dir and keeps it as the next snapshot.
+BuildKit 20.10 adds a layer for every RUN, even one that changes nothing,
+so this does too.
 
-Every mount and temp dir is owned by an ``ExitStack`` (unmount first, then
-removal) inside the temp dir ``commit_layer`` removes on failure, so a
-failed or interrupted RUN leaves nothing behind.  ``Runtime.run`` is called
-from the calling thread, which outlives the call, as the runtime's
-parent-death signal needs (see docs/design/006-sandbox.md).
+Every temp dir is owned by an ``ExitStack`` inside the scratch dir
+``commit_layer`` removes on failure, so a failed or interrupted RUN leaves
+nothing behind; after a SIGKILL the next build sweeps that scratch dir
+(``snapshot.scratch``).  ``Runtime.run`` is called from the calling thread,
+which outlives the call, as the runtime's parent-death signal needs (see
+docs/design/006-sandbox.md).
 """
 
 from __future__ import annotations
@@ -43,11 +48,12 @@ from ocibuild.sandbox import (
     DEFAULT_HOSTNAME,
     BuiltinRuntime,
     Mount,
+    Overlay,
     RuncRuntime,
     RunSpec,
     write_bundle,
 )
-from ocibuild.snapshot.overlay import SANDBOX_MOUNTPOINTS, clean_upper, overlay_mount
+from ocibuild.snapshot.overlay import SANDBOX_MOUNTPOINTS, clean_upper
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -164,7 +170,7 @@ def _run_in(
     ctx: RunContext,
     mounts: Sequence[RunMount] = (),
 ) -> None:
-    """Mount, run, unmount; then drop the sandbox's mount points from ``upper``."""
+    """Run over an overlay the sandbox mounts; then drop its mount points from ``upper``."""
     tmp = upper.parent
     tail = _Tail(ctx.output)
     with contextlib.ExitStack() as stack:
@@ -173,8 +179,14 @@ def _run_in(
         if mounts and ctx.mounts is not None:
             made = prepare_mounts(stack, files, mounts, ctx.mounts)
             spec = replace(spec, mounts=(*spec.mounts, *made))
-        stack.enter_context(overlay_mount(lowers, upper, work, merged))
-        spec = replace(spec, rootfs=str(merged.resolve()))
+        if not lowers:  # FROM scratch: overlayfs needs a lower, an empty one will do
+            lowers_used: Sequence[Path] = (_own_dir(stack, tmp / "empty"),)
+        else:
+            lowers_used = lowers
+        overlay = Overlay(
+            tuple(str(p.resolve()) for p in lowers_used), str(upper.resolve()), str(work.resolve())
+        )
+        spec = replace(spec, rootfs=str(merged.resolve()), overlay=overlay)
         bundle = write_bundle(spec, files / "bundle").parent
         code = ctx.runtime.run(bundle, stdout_sink=tail, id=f"ocibuild-{secrets.token_hex(6)}")
     if code != 0:

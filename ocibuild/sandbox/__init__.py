@@ -2,8 +2,9 @@
 
 ``spec`` decides (pure, golden-tested); ``runtime`` runs a bundle and
 streams its output; ``init``, ``rootfs`` and ``process`` are the builtin
-runtime's helper process.  Overlay mounts for the rootfs are in
-``ocibuild.snapshot.overlay``.  See docs/design/006-sandbox.md.
+runtime's helper process, which also mounts the rootfs overlay
+(``RunSpec.overlay``, with ``ocibuild.snapshot.overlay``) in its private
+mount namespace for every runtime.  See docs/design/006-sandbox.md.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ocibuild.sandbox.spec import (
     DEFAULT_CAPABILITIES,
     DEFAULT_HOSTNAME,
     Mount,
+    Overlay,
     RunSpec,
     User,
     oci_config,
@@ -30,6 +32,7 @@ __all__ = [
     "DEFAULT_HOSTNAME",
     "BuiltinRuntime",
     "Mount",
+    "Overlay",
     "RunSpec",
     "RuncRuntime",
     "Runtime",

@@ -5,13 +5,22 @@ as fds 1 and 2 and a status fd; it writes one JSON line there:
 ``{"exit": N}`` (the container's exit code, 128+signal when killed) or
 ``{"error": "..."}`` when the sandbox could not be set up.
 
+When the bundle has an ``overlay.json`` (``RunSpec.overlay``), the helper
+mounts that overlay at the config's root path itself, in a private mount
+namespace (``/`` made a recursive slave first, so nothing propagates back to
+the host).  The mount therefore exists only while the helper (and the
+container it starts) live: killing the caller, even by SIGKILL, leaves no
+overlay in the host's mount table.  Mount data longer than a page goes
+through ``snapshot.overlay``'s short-link fallback, here as in the caller.
+
 Two modes:
 
 ``builtin BUNDLE``
     ocibuild's own runtime.  Unshares the namespaces the config names (mount,
     PID, UTS, IPC, network) and forks: the child is PID 1 of the new PID
     namespace, builds the mount tree (``sandbox.rootfs``), becomes the
-    process (``sandbox.process``) and execs it.  Each hop has
+    process (``sandbox.process``) and execs it.  The overlay, if any, is
+    mounted by the helper between the unshare and the fork.  Each hop has
     PR_SET_PDEATHSIG SIGKILL, so killing the caller kills this helper, which
     kills PID 1, which makes the kernel kill everything in the namespace;
     the mounts exist only in the private mount namespace and go with it.
@@ -20,7 +29,9 @@ Two modes:
     Runs ``RUNTIME --root STATE run --bundle BUNDLE ID`` (runc, crun) with a
     fresh state dir.  On SIGTERM/SIGINT, or when the caller dies
     (PR_SET_PDEATHSIG SIGTERM), it kills and force-deletes the container and
-    removes the state dir.  With ``--hide-hybrid-cgroup2`` (used for crun,
+    removes the state dir.  With an overlay, the helper first moves into a
+    private mount namespace and mounts it there; the runtime inherits that
+    namespace and so sees the rootfs.  With ``--hide-hybrid-cgroup2`` (used for crun,
     which refuses a hybrid cgroup v1/v2 host) the helper first moves into a
     private mount namespace and detaches the cgroup2 mount at
     ``/sys/fs/cgroup/unified`` there, so the runtime sees plain cgroup v1;
@@ -44,6 +55,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ocibuild._linux import caps, mount, ns
 from ocibuild.sandbox.process import exec_process, prepare_process
 from ocibuild.sandbox.rootfs import setup_rootfs
+from ocibuild.sandbox.spec import read_overlay
+from ocibuild.snapshot.overlay import mount_overlay
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -98,15 +111,49 @@ def _exit_code(wait_status: int) -> int:
     return 128 - code if code < 0 else code
 
 
+def _root_path(bundle: Path, config: dict[str, Any]) -> Path:
+    root: str = config["root"]["path"]
+    return (bundle / root).resolve()
+
+
+def mount_bundle_overlay(bundle: Path, config: dict[str, Any]) -> bool:
+    """Mount the bundle's overlay at its root path; False when it has none.
+
+    Call only in a private mount namespace whose ``/`` is a slave or private.
+    """
+    overlay = read_overlay(bundle)
+    if overlay is None:
+        return False
+    try:
+        lowers = [Path(p) for p in overlay.lowers]
+        mount_overlay(lowers, Path(overlay.upper), Path(overlay.work), _root_path(bundle, config))
+    except (OSError, ValueError) as exc:
+        raise SetupError(f"mounting the rootfs overlay: {exc}") from None
+    return True
+
+
+def _private_mount_namespace() -> None:
+    """Move into a new mount namespace that no mount leaves (a slave of the host's)."""
+    ns.unshare(ns.CLONE_NEWNS)
+    mount.mount(None, "/", None, mount.MS_REC | mount.MS_SLAVE)
+
+
 def run_builtin(bundle: Path) -> int:
     """Run the bundle with ocibuild's own runtime; the container's exit code."""
     config = json.loads((bundle / "config.json").read_text())
     kinds = [entry["type"] for entry in config["linux"].get("namespaces", [])]
     if any("path" in entry for entry in config["linux"].get("namespaces", [])):
         raise SetupError("joining existing namespaces is not supported by the builtin runtime")
+    if "mount" not in kinds:
+        raise SetupError("the builtin runtime needs a mount namespace")
+    ns.unshare(ns.CLONE_NEWNS)
+    mount.mount(None, "/", None, mount.MS_REC | mount.MS_PRIVATE)
+    # Before the new PID namespace: the overlay's fallback forks a child,
+    # which would become (and, exiting, end) that namespace's PID 1.
+    mount_bundle_overlay(bundle, config)
     flags = 0
     for kind in kinds:
-        flags |= _NAMESPACES[kind]
+        flags |= _NAMESPACES[kind] if kind != "mount" else 0
     ns.unshare(flags)
     err_r, err_w = os.pipe()
     life_r, life_w = os.pipe()
@@ -146,8 +193,7 @@ def hide_hybrid_cgroup2() -> bool:
     types = _mount_types()
     if types.get(_HYBRID_CGROUP2) != "cgroup2" or types.get(_CGROUP_ROOT) == "cgroup2":
         return False
-    ns.unshare(ns.CLONE_NEWNS)
-    mount.mount(None, "/", None, mount.MS_REC | mount.MS_SLAVE)
+    _private_mount_namespace()
     mount.umount2(_HYBRID_CGROUP2, mount.MNT_DETACH)
     return True
 
@@ -176,6 +222,14 @@ def run_supervised(runtime: str, bundle: Path, container_id: str) -> int:
         shutil.rmtree(state, ignore_errors=True)
 
 
+def _supervised_overlay(bundle: Path) -> None:
+    """Mount the bundle's overlay, if any, in a private namespace the runtime inherits."""
+    if read_overlay(bundle) is None:
+        return
+    _private_mount_namespace()
+    mount_bundle_overlay(bundle, json.loads((bundle / "config.json").read_text()))
+
+
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m ocibuild.sandbox.init")
     parser.add_argument("--status-fd", type=int, required=True)
@@ -197,6 +251,7 @@ def _outcome(args: argparse.Namespace) -> dict[str, Any]:
             return {"exit": run_builtin(args.bundle)}
         if args.hide_hybrid_cgroup2:
             hide_hybrid_cgroup2()
+        _supervised_overlay(args.bundle)
         return {"exit": run_supervised(args.runtime, args.bundle, args.id)}
     except SetupError as exc:
         return {"error": str(exc)}

@@ -9,6 +9,13 @@ bounding, effective and permitted sets (no inheritable, no ambient), the
 standard /proc /dev /sys mounts, Docker's masked and read-only paths, the six
 default devices.  ``write_bundle`` writes it as an OCI bundle.
 
+``RunSpec.overlay`` (an ``Overlay``: lower dirs topmost first, upper, work)
+asks the sandbox helper to mount the rootfs itself, inside its own private
+mount namespace, so the mount dies with the helper even when the caller is
+killed outright.  It is not part of config.json (runtimes would not know
+it): ``write_bundle`` writes it beside it as ``overlay.json``, which only
+ocibuild's helper reads.
+
 Pure: nothing here touches the system.  Carrying a config out is the
 runtimes' business (``ocibuild.sandbox.runtime``); preparing the rootfs and
 the /etc files is the executor's.  stdin is always /dev/null and there is
@@ -31,13 +38,16 @@ __all__ = [
     "READONLY_PATHS",
     "Mount",
     "Network",
+    "Overlay",
     "RunSpec",
     "User",
     "oci_config",
+    "read_overlay",
     "write_bundle",
 ]
 
 OCI_VERSION = "1.0.2"
+OVERLAY_FILE = "overlay.json"
 DEFAULT_HOSTNAME = "buildkitsandbox"
 Network = Literal["host", "none"]
 
@@ -116,6 +126,23 @@ class Mount:
 
 
 @dataclass(frozen=True, slots=True)
+class Overlay:
+    """An overlayfs to mount at the rootfs: host dirs, ``lowers`` topmost first.
+
+    ``upper`` and ``work`` must be on one file system; there must be at
+    least one lower (an empty dir will do).
+    """
+
+    lowers: tuple[str, ...]
+    upper: str
+    work: str
+
+    def __post_init__(self) -> None:
+        if not self.lowers:
+            raise ValueError("an overlay needs at least one lower dir")
+
+
+@dataclass(frozen=True, slots=True)
 class RunSpec:
     """One process to run in a sandbox over ``rootfs`` (a host path).
 
@@ -124,6 +151,7 @@ class RunSpec:
     matching /etc file.  ``no_new_privs`` is False by default because a
     BuildKit RUN does not set it (setuid binaries work there).
     ``nofile`` is the (soft, hard) RLIMIT_NOFILE; None inherits, as BuildKit.
+    ``overlay``, when set, is mounted at ``rootfs`` by the sandbox helper.
     """
 
     argv: tuple[str, ...]
@@ -141,6 +169,7 @@ class RunSpec:
     no_new_privs: bool = False
     capabilities: tuple[str, ...] = DEFAULT_CAPABILITIES
     nofile: tuple[int, int] | None = None
+    overlay: Overlay | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
@@ -162,7 +191,13 @@ class RunSpec:
                 fields[name] = tuple(fields[name])
         if fields.get("nofile") is not None:
             fields["nofile"] = tuple(fields["nofile"])
+        if fields.get("overlay") is not None:
+            fields["overlay"] = _overlay_from_json(fields["overlay"])
         return cls(**fields)
+
+
+def _overlay_from_json(data: dict[str, Any]) -> Overlay:
+    return Overlay(tuple(data["lowers"]), data["upper"], data["work"])
 
 
 def _process(spec: RunSpec) -> dict[str, Any]:
@@ -273,9 +308,22 @@ def write_bundle(spec: RunSpec, bundle_dir: Path) -> Path:
     """Write ``bundle_dir/config.json`` for ``spec``; returns its path.
 
     ``root.path`` is the spec's rootfs as given (make it absolute: runtimes
-    resolve a relative one against the bundle directory).
+    resolve a relative one against the bundle directory).  The spec's
+    overlay, if any, goes to ``bundle_dir/overlay.json``.
     """
     bundle_dir.mkdir(parents=True, exist_ok=True)
     path = bundle_dir / "config.json"
     path.write_text(json.dumps(oci_config(spec), indent=2, sort_keys=True) + "\n")
+    if spec.overlay is not None:
+        text = json.dumps(asdict(spec.overlay), indent=2, sort_keys=True)
+        (bundle_dir / OVERLAY_FILE).write_text(text + "\n")
     return path
+
+
+def read_overlay(bundle_dir: Path) -> Overlay | None:
+    """The overlay ``write_bundle`` put in ``bundle_dir``, if any."""
+    try:
+        text = (bundle_dir / OVERLAY_FILE).read_text()
+    except FileNotFoundError:
+        return None
+    return _overlay_from_json(json.loads(text))

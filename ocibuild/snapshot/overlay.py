@@ -1,7 +1,11 @@
 """Overlay mounts for RUN steps, and removing the sandbox's traces from an upper.
 
-``overlay_mount(lowers, upper, work, target)`` mounts an overlayfs (lowers
-topmost first, as ``Snapshots.ensure`` returns them) and unmounts it on exit.
+``mount_overlay(lowers, upper, work, target)`` mounts an overlayfs (lowers
+topmost first, as ``Snapshots.ensure`` returns them) and leaves it there:
+the sandbox helper calls it inside its own private mount namespace, where
+the mount goes away with the helper (see ``ocibuild.sandbox.init``).
+``overlay_mount`` is the same as a context manager that unmounts on exit,
+for callers that mount in their own namespace.
 The mount data must fit in one page (4096 bytes).  When absolute lowerdir
 paths are too long, the lowers are named by short symlinks (``0``, ``1``,
 ...) in a temporary directory, and the mount is made by a short-lived child
@@ -33,7 +37,7 @@ from ocibuild._linux.mount import MNT_DETACH, mount, umount2
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
-__all__ = ["MAX_LOWERS", "SANDBOX_MOUNTPOINTS", "clean_upper", "overlay_mount"]
+__all__ = ["MAX_LOWERS", "SANDBOX_MOUNTPOINTS", "clean_upper", "mount_overlay", "overlay_mount"]
 
 PAGE = 4096
 MAX_LOWERS = 500
@@ -88,24 +92,36 @@ def _mount_via_links(lowers: Sequence[str], upper: Path, work: Path, target: Pat
             raise OSError(f"overlay mount on {target} failed: {lines[-1]}")
 
 
+def mount_overlay(lowers: Sequence[Path], upper: Path, work: Path, target: Path) -> None:
+    """Mount overlayfs at ``target`` (never unmounted here).
+
+    ``lowers`` are topmost first, at least one.  ``upper`` and ``work`` must
+    be on the same file system.  Mount data longer than a page goes through
+    short links (see the module docstring).
+    """
+    if not lowers:
+        raise ValueError("overlayfs needs at least one lower dir")
+    if len(lowers) > MAX_LOWERS:
+        raise ValueError(f"overlayfs takes at most {MAX_LOWERS} lower dirs, got {len(lowers)}")
+    names = [_escape(p) for p in lowers]
+    data = _data(names, Path(_escape(upper)), Path(_escape(work)))
+    if len(data) < PAGE:
+        mount("overlay", target, "overlay", 0, data)
+    else:
+        _mount_via_links(names, Path(_escape(upper)), Path(_escape(work)), target)
+
+
 @contextlib.contextmanager
 def overlay_mount(lowers: Sequence[Path], upper: Path, work: Path, target: Path) -> Iterator[Path]:
     """Mount overlayfs at ``target`` for the ``with`` block; yields ``target``.
 
-    ``lowers`` are topmost first.  ``upper`` and ``work`` must be on the same
-    file system.  With no lowers, an empty read-only lower is used.
+    As ``mount_overlay``, except that with no lowers an empty read-only
+    lower is used.
     """
-    if len(lowers) > MAX_LOWERS:
-        raise ValueError(f"overlayfs takes at most {MAX_LOWERS} lower dirs, got {len(lowers)}")
     with contextlib.ExitStack() as stack:
         if not lowers:
             lowers = [Path(stack.enter_context(tempfile.TemporaryDirectory(dir=work.parent)))]
-        names = [_escape(p) for p in lowers]
-        data = _data(names, Path(_escape(upper)), Path(_escape(work)))
-        if len(data) < PAGE:
-            mount("overlay", target, "overlay", 0, data)
-        else:
-            _mount_via_links(names, Path(_escape(upper)), Path(_escape(work)), target)
+        mount_overlay(lowers, upper, work, target)
         try:
             yield target
         finally:

@@ -3,7 +3,8 @@
 Owns the snapshot layout::
 
     <root>/<chain-id hex>/diff/     one layer, unpacked with overlay whiteouts
-    <root>/tmp-XXXXXXXX/diff/       being unpacked; renamed into place when done
+    <root>/tmp-<owner>-XXXX/diff/   being unpacked; renamed into place when done
+                                    (see ``scratch``: swept once its owner is gone)
 
 A chain ID names a layer *and everything below it* (OCI image spec:
 ``chain_id(L1) = diff_id(L1)``, ``chain_id(Ln) = sha256(chain_id(Ln-1) + " " +
@@ -24,7 +25,6 @@ import errno
 import hashlib
 import io
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
@@ -32,6 +32,7 @@ from ocibuild.errors import DigestMismatch
 from ocibuild.layer.blob import LayerStore, open_layer_tar
 from ocibuild.layer.extract import apply_layer
 from ocibuild.oci import Descriptor, Digest
+from ocibuild.snapshot.scratch import scratch_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -87,7 +88,7 @@ class Snapshots:
         return diffs[::-1]
 
     def _unpack(self, store: LayerStore, layer: LayerRef, chain_id: Digest) -> None:
-        tmp = Path(tempfile.mkdtemp(prefix="tmp-", dir=self.root))
+        tmp = scratch_dir(self.root)
         try:
             (tmp / "diff").mkdir()
             with open_layer_tar(store, layer.descriptor) as raw:

@@ -7,6 +7,8 @@ process of the sandbox may be alive, no mount under the store may remain in
 the host's mount table, the store's temp dirs (``ocibuild/tmp`` and the
 snapshots root's ``tmp-*`` upper dirs, see executor/layers.py) must be gone,
 nothing may be tagged, and the next build on the same store must work.
+After SIGKILL the CLI cannot remove its temp dir: the next build sweeps it
+(snapshot/scratch.py), but never the temp dir of a build still running.
 """
 
 from __future__ import annotations
@@ -137,11 +139,12 @@ def _tags(root: Path) -> list[str]:
     return sorted(name for name, _ in Store(root).refs())
 
 
-def _eventually_clean(root: Path, pids: list[int], *, store_too: bool = True) -> None:
+def _eventually_clean(root: Path, pids: list[int], *, dirs_too: bool = True) -> None:
+    """No process of ``pids``, no mount under ``root`` (and no temp dir: ``dirs_too``)."""
     deadline = time.monotonic() + WAIT
     while True:
         alive = [pid for pid in pids if _alive(pid)]
-        left = _leftovers(root) if store_too else []
+        left = _leftovers(root) if dirs_too else _mounts_under(root)
         if not alive and not left:
             return
         if time.monotonic() > deadline:
@@ -149,22 +152,32 @@ def _eventually_clean(root: Path, pids: list[int], *, store_too: bool = True) ->
         time.sleep(0.2)
 
 
-def _next_build_works(root: Path, tmp_path: Path, *, store_clean: bool = True) -> None:
+def _next_build_works(root: Path, tmp_path: Path) -> None:
     ctx = _context(tmp_path, f"FROM {BASE}\nRUN echo again > /again\n")
     _cli_ok(root, "-t", "again:latest", str(ctx))
     assert _tags(root) == ["again:latest", BASE]
-    if store_clean:
-        assert _leftovers(root) == []
-
-
-def _interrupt(root: Path, tmp_path: Path, sig: int, *, store_clean: bool) -> None:
-    token = f"tok{secrets.token_hex(8)}"
-    ctx = _context(tmp_path, f"FROM {BASE}\nRUN sleep 30 && echo {token}\n")
     assert _leftovers(root) == []
-    cli = _cli(root, "-t", "leak:test", str(ctx))
+
+
+def _start_sleeper(
+    root: Path, tmp_path: Path, tag: str, seconds: int
+) -> tuple[subprocess.Popen[bytes], list[int], str]:
+    """A CLI building ``RUN sleep``, once its sandbox runs: (cli, its pids, token)."""
+    token = f"tok{secrets.token_hex(8)}"
+    ctx = _context(tmp_path, f"FROM {BASE}\nRUN sleep {seconds} && echo {token}\n")
+    cli = _cli(root, "-t", tag, str(ctx))
     try:
         pids = _sandbox_pids(cli, token.encode())
-        assert pids, "no sandbox process found"
+    except BaseException:
+        cli.kill()
+        cli.wait()
+        raise
+    assert pids, "no sandbox process found"
+    return cli, pids, token
+
+
+def _kill(cli: subprocess.Popen[bytes], sig: int) -> None:
+    try:
         cli.send_signal(sig)
         cli.communicate(timeout=30)
     finally:
@@ -172,28 +185,51 @@ def _interrupt(root: Path, tmp_path: Path, sig: int, *, store_clean: bool) -> No
             cli.kill()
             cli.wait()
     assert cli.returncode != 0
-    _eventually_clean(root, pids, store_too=store_clean)
+
+
+def _interrupt(root: Path, tmp_path: Path, sig: int, *, dirs_left: bool = False) -> None:
+    """Stop a RUN with ``sig``; ``dirs_left``: its temp dir stays until the next build."""
+    assert _leftovers(root) == []
+    cli, pids, token = _start_sleeper(root, tmp_path, "leak:test", 30)
+    _kill(cli, sig)
+    _eventually_clean(root, pids, dirs_too=not dirs_left)
     assert _pids_with(token.encode()) == []
     assert _tags(root) == [BASE]
-    _next_build_works(root, tmp_path, store_clean=store_clean)
+    _next_build_works(root, tmp_path)
 
 
 def test_sigint_leaves_nothing(store_root: Path, tmp_path: Path) -> None:
-    _interrupt(store_root, tmp_path, signal.SIGINT, store_clean=True)
+    _interrupt(store_root, tmp_path, signal.SIGINT)
 
 
 def test_sigterm_leaves_nothing(store_root: Path, tmp_path: Path) -> None:
-    _interrupt(store_root, tmp_path, signal.SIGTERM, store_clean=True)
+    _interrupt(store_root, tmp_path, signal.SIGTERM)
 
 
-def test_sigkill_leaves_no_process_and_no_tag(store_root: Path, tmp_path: Path) -> None:
-    """The sandbox dies with the CLI and the store stays usable.
+def test_sigkill_leaves_no_process_mount_or_tag(store_root: Path, tmp_path: Path) -> None:
+    """The sandbox and its overlay mount die with the CLI; the next build sweeps its temp dir."""
+    _interrupt(store_root, tmp_path, signal.SIGKILL, dirs_left=True)
 
-    Not checked here (known gap): the CLI makes the overlay mount in the
-    host's mount namespace, so SIGKILL leaves that mount and its
-    ``snapshots/tmp-*`` dir behind.
-    """
-    _interrupt(store_root, tmp_path, signal.SIGKILL, store_clean=False)
+
+def test_sweep_spares_a_concurrent_build(store_root: Path, tmp_path: Path) -> None:
+    """A build sweeps a SIGKILLed build's temp dir, not the one of a build still running."""
+    killed, pids, _ = _start_sleeper(store_root, tmp_path, "killed:test", 30)
+    _kill(killed, signal.SIGKILL)
+    _eventually_clean(store_root, pids, dirs_too=False)
+    abandoned = sorted((store_root / "ocibuild" / "snapshots").glob("tmp-*"))
+    assert abandoned
+    running, _, token = _start_sleeper(store_root, tmp_path, "running:test", 10)
+    live = set((store_root / "ocibuild" / "snapshots").glob("tmp-*")) - set(abandoned)
+    assert live
+    _cli_ok(store_root, "-t", "other:test", str(_context(tmp_path, f"FROM {BASE}\nRUN true\n")))
+    assert not any(path.exists() for path in abandoned)
+    assert running.poll() is None
+    assert all(path.exists() for path in live)
+    out, _ = running.communicate(timeout=120)
+    assert running.returncode == 0, out.decode(errors="replace")
+    assert token.encode() in out
+    assert _leftovers(store_root) == []
+    assert _tags(store_root) == [BASE, "other:test", "running:test"]
 
 
 def test_failing_run_leaves_nothing(store_root: Path, tmp_path: Path) -> None:

@@ -1,0 +1,85 @@
+"""Temp dirs under the snapshots root that say who owns them, and their sweep.
+
+A process that dies by SIGKILL cannot remove its temp dirs, so each one
+carries its owner in its name: ``tmp-<pidns>-<pid>-<start>-<random>``, where
+``pidns`` is the inode of the owner's PID namespace, ``pid`` its process id
+and ``start`` its start time (``/proc/<pid>/stat`` field 22, clock ticks
+since boot; with the pid it names one process for the life of the machine).
+
+``scratch_dir(root)`` makes such a dir (mode 0700) for the calling process.
+``sweep_scratch(root)`` removes every ``tmp-*`` dir whose owner is gone and
+returns their names.  A dir is left alone when its owner is alive, when it
+was made in another PID namespace (its pid means nothing here), or when its
+name does not follow the pattern (not ours to judge).  The check and the
+removal are not atomic, but they need not be: a dead owner never comes back,
+and a live pid with another start time is another process.
+
+Nothing here is mounted in the host's mount table (RUN overlays live in the
+sandbox helper's private mount namespace, see ``ocibuild.sandbox.init``), so
+removing an abandoned dir is a plain ``rmtree``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+from pathlib import Path
+
+__all__ = ["owner_alive", "scratch_dir", "sweep_scratch"]
+
+PREFIX = "tmp-"
+_NAME = re.compile(r"tmp-(\d+)-(\d+)-(\d+)-[0-9a-f]+")
+
+
+def _pid_namespace() -> int:
+    return Path("/proc/self/ns/pid").stat().st_ino
+
+
+def _start_time(pid: int) -> int | None:
+    """Field 22 of ``/proc/<pid>/stat``; None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()
+    if fields[0] in ("Z", "X"):  # exited, not yet reaped: gone all the same
+        return None
+    return int(fields[19])
+
+
+def scratch_dir(root: Path) -> Path:
+    """A new, empty dir ``root/tmp-<owner>-<random>`` owned by this process."""
+    pid = os.getpid()
+    start = _start_time(pid)
+    assert start is not None  # this process is alive
+    name = f"{PREFIX}{_pid_namespace()}-{pid}-{start}-{secrets.token_hex(4)}"
+    path = root / name
+    path.mkdir(mode=0o700)
+    return path
+
+
+def owner_alive(name: str) -> bool:
+    """Whether the process that made the dir ``name`` may still be using it."""
+    match = _NAME.fullmatch(name)
+    if match is None:
+        return True  # not our naming: never judged abandoned
+    pidns, pid, start = (int(group) for group in match.groups())
+    if pidns != _pid_namespace():
+        return True
+    return _start_time(pid) == start
+
+
+def sweep_scratch(root: Path) -> list[str]:
+    """Remove the ``tmp-*`` dirs under ``root`` whose owner is gone; their names."""
+    removed: list[str] = []
+    with contextlib.suppress(FileNotFoundError):
+        for path in sorted(root.glob(f"{PREFIX}*")):
+            if owner_alive(path.name) or not path.is_dir() or path.is_symlink():
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                removed.append(path.name)
+    return removed
