@@ -7,8 +7,6 @@ does, with Go's error wording.  Pure functions raising ``ValueError``.
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 from ocibuild.dockerfile.words import go_quote
 
 __all__ = ["parse_duration", "parse_int32"]
@@ -29,6 +27,8 @@ _DIGITS = "0123456789"
 
 def parse_duration(text: str) -> int:
     """Nanoseconds in a Go duration such as ``30s``, ``1m30s``, ``1.5h``, ``-2ms``."""
+    from fractions import Fraction  # only HEALTHCHECK needs it; not imported at start-up
+
     invalid = ValueError(f"time: invalid duration {go_quote(text)}")
     rest = text
     negative = rest[:1] == "-"

@@ -14,16 +14,10 @@
 
 from __future__ import annotations
 
-import bz2
-import email.utils
-import gzip
 import hashlib
-import lzma
 import posixpath
-import tarfile
 import tempfile
 import urllib.parse
-import urllib.request
 from typing import TYPE_CHECKING, BinaryIO
 
 from ocibuild.errors import ContextError, UserError
@@ -31,17 +25,24 @@ from ocibuild.executor.sources import clean_inside
 from ocibuild.executor.upper import Meta
 
 if TYPE_CHECKING:
+    import tarfile
+    from collections.abc import Callable
+
     from ocibuild.executor.upper import Upper
     from ocibuild.executor.users import Owner
 
 __all__ = ["download", "extract_archive", "is_archive", "is_url", "url_filename"]
 
 _TAR_MAGIC_OFFSET = 257
-_DECOMPRESSORS = (
-    (b"\x1f\x8b", gzip.open),
-    (b"BZh", bz2.open),
-    (b"\xfd7zXZ\x00", lzma.open),
-)
+
+
+def _decompressors() -> tuple[tuple[bytes, Callable[[BinaryIO], BinaryIO]], ...]:
+    # Imported here: a build without ADD of a local archive never needs them.
+    import bz2
+    import gzip
+    import lzma
+
+    return ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))  # type: ignore[return-value]
 
 
 def is_url(source: str) -> bool:
@@ -50,7 +51,9 @@ def is_url(source: str) -> bool:
 
 
 def _head(stream: BinaryIO) -> bytes:
-    for magic, opener in _DECOMPRESSORS:
+    import lzma
+
+    for magic, opener in _decompressors():
         stream.seek(0)
         if stream.read(len(magic)) == magic:
             stream.seek(0)
@@ -74,6 +77,8 @@ def extract_archive(stream: BinaryIO, upper: Upper, dest: str, chown: Owner | No
     """Unpack tar ``stream`` into directory ``dest`` (absolute, resolved) of ``upper``."""
     parents = chown or _root_owner()
     upper.ensure_dir(dest, parents)
+    import tarfile
+
     with tarfile.open(fileobj=stream, mode="r:*") as tar:
         for member in tar:
             _extract_member(tar, member, upper, dest, chown)
@@ -119,6 +124,8 @@ def download(url: str, checksum: str | None, spool_dir: str) -> tuple[BinaryIO, 
     """Fetch ``url`` into a temp file; returns it (at offset 0) and its mtime (s) if known."""
     spool = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115 (returned to the caller)
     digest = hashlib.sha256()
+    import urllib.request  # not at module level: it pulls in http, ssl and email
+
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
             while chunk := response.read(1 << 20):
@@ -147,6 +154,8 @@ def _verify(url: str, checksum: str | None, actual: str, spool: BinaryIO) -> Non
 def _parse_http_date(value: str | None) -> int | None:
     if not value:
         return None
+    import email.utils
+
     try:
         return int(email.utils.parsedate_to_datetime(value).timestamp())
     except (TypeError, ValueError):

@@ -39,7 +39,6 @@ from ocibuild.executor.mounts import (
     parse_mount,
 )
 from ocibuild.executor.sources import clean_inside
-from ocibuild.sandbox import Mount
 
 if TYPE_CHECKING:
     import contextlib
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
 
     from ocibuild.executor.mounts import RunMount
     from ocibuild.executor.sources import SourceTree
+    from ocibuild.sandbox import Mount
 
 __all__ = ["MountInputs", "parse_mounts", "prepare_mounts"]
 
@@ -75,6 +75,8 @@ def prepare_mounts(
     stack: contextlib.ExitStack, tmp: Path, mounts: Sequence[RunMount], inputs: MountInputs
 ) -> tuple[Mount, ...]:
     """Make every mount's host side under ``tmp``; the stack undoes what must go."""
+    from ocibuild.sandbox import Mount  # not at module level: cache keys parse mounts too
+
     made: list[Mount] = []
     for index, mount in enumerate(mounts):
         work = tmp / f"mount-{index}"
@@ -92,6 +94,8 @@ def prepare_mounts(
 
 
 def _bind(work: Path, mount: BindMount, inputs: MountInputs) -> Mount:
+    from ocibuild.sandbox import Mount
+
     tree, keep_owner = inputs.tree(mount.from_)
     copy = work / "src"
     _copy_tree(tree, clean_inside(mount.source), copy, keep_owner)
@@ -101,6 +105,8 @@ def _bind(work: Path, mount: BindMount, inputs: MountInputs) -> Mount:
 def _cache(
     stack: contextlib.ExitStack, work: Path, mount: CacheMount, inputs: MountInputs
 ) -> Mount:
+    from ocibuild.sandbox import Mount
+
     base = inputs.cache_root / CACHE_DIR
     base.mkdir(parents=True, exist_ok=True)
     name = quote(mount.id, safe="")
@@ -143,6 +149,8 @@ def _new_cache(path: Path, mount: CacheMount, inputs: MountInputs) -> None:
 
 
 def _secret(work: Path, mount: SecretMount, secrets: Mapping[str, SecretSource]) -> list[Mount]:
+    from ocibuild.sandbox import Mount
+
     value = _secret_value(secrets.get(mount.id))
     if value is None:
         if mount.required:

@@ -13,16 +13,33 @@ blob storage and refs to :mod:`ocibuild.store`.
 
 from __future__ import annotations
 
-from ocibuild.export.archive import (
-    ArchiveImage,
-    write_archive,
-    write_docker_archive,
-    write_oci_archive,
-)
-from ocibuild.export.load import ArchiveError, load_archive
-from ocibuild.export.local import write_local, write_rootfs_tar
-from ocibuild.export.outputs import OutputError, OutputSpec, parse_output
-from ocibuild.export.rootfs_import import ChangeError, import_rootfs
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ocibuild.export.archive import (
+        ArchiveImage,
+        write_archive,
+        write_docker_archive,
+        write_oci_archive,
+    )
+    from ocibuild.export.load import (
+        ArchiveError,
+        load_archive,
+    )
+    from ocibuild.export.local import (
+        write_local,
+        write_rootfs_tar,
+    )
+    from ocibuild.export.outputs import (
+        OutputError,
+        OutputSpec,
+        parse_output,
+    )
+    from ocibuild.export.rootfs_import import (
+        ChangeError,
+        import_rootfs,
+    )
 
 __all__ = [
     "ArchiveError",
@@ -39,3 +56,35 @@ __all__ = [
     "write_oci_archive",
     "write_rootfs_tar",
 ]
+
+# Names are imported on first use: the CLI parses --output (outputs) on every
+# build, but the archive writers, loader and rootfs import only when asked.
+_MODULES = {
+    "ArchiveError": "ocibuild.export.load",
+    "ArchiveImage": "ocibuild.export.archive",
+    "ChangeError": "ocibuild.export.rootfs_import",
+    "OutputError": "ocibuild.export.outputs",
+    "OutputSpec": "ocibuild.export.outputs",
+    "import_rootfs": "ocibuild.export.rootfs_import",
+    "load_archive": "ocibuild.export.load",
+    "parse_output": "ocibuild.export.outputs",
+    "write_archive": "ocibuild.export.archive",
+    "write_docker_archive": "ocibuild.export.archive",
+    "write_local": "ocibuild.export.local",
+    "write_oci_archive": "ocibuild.export.archive",
+    "write_rootfs_tar": "ocibuild.export.local",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import a public name's module on first use (PEP 562)."""
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

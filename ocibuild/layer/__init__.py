@@ -9,19 +9,30 @@ stacked layers live in :mod:`ocibuild.snapshot`.  See docs/design/004-layers.md.
 
 from __future__ import annotations
 
-from ocibuild.layer.blob import (
-    BlobWriter,
-    LayerBlob,
-    LayerSink,
-    LayerStore,
-    compress_blob,
-    open_layer_tar,
-    store_layer,
-)
-from ocibuild.layer.compress import Compression, compressor, decompressed
-from ocibuild.layer.errors import LayerError
-from ocibuild.layer.extract import apply_layer, clean_name
-from ocibuild.layer.tarwriter import write_layer
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ocibuild.layer.blob import (
+        BlobWriter,
+        LayerBlob,
+        LayerSink,
+        LayerStore,
+        compress_blob,
+        open_layer_tar,
+        store_layer,
+    )
+    from ocibuild.layer.compress import (
+        Compression,
+        compressor,
+        decompressed,
+    )
+    from ocibuild.layer.errors import LayerError
+    from ocibuild.layer.extract import (
+        apply_layer,
+        clean_name,
+    )
+    from ocibuild.layer.tarwriter import write_layer
 
 __all__ = [
     "BlobWriter",
@@ -39,3 +50,36 @@ __all__ = [
     "store_layer",
     "write_layer",
 ]
+
+# Names are imported on first use, so a cache hit that needs only LayerBlob
+# does not load zstandard, tarfile and the extractor.
+_MODULES = {
+    "BlobWriter": "ocibuild.layer.blob",
+    "Compression": "ocibuild.layer.compress",
+    "LayerBlob": "ocibuild.layer.blob",
+    "LayerError": "ocibuild.layer.errors",
+    "LayerSink": "ocibuild.layer.blob",
+    "LayerStore": "ocibuild.layer.blob",
+    "apply_layer": "ocibuild.layer.extract",
+    "clean_name": "ocibuild.layer.extract",
+    "compress_blob": "ocibuild.layer.blob",
+    "compressor": "ocibuild.layer.compress",
+    "decompressed": "ocibuild.layer.compress",
+    "open_layer_tar": "ocibuild.layer.blob",
+    "store_layer": "ocibuild.layer.blob",
+    "write_layer": "ocibuild.layer.tarwriter",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import a public name's module on first use (PEP 562)."""
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

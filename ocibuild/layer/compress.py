@@ -24,8 +24,6 @@ import io
 import zlib
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-import zstandard
-
 from ocibuild.oci import mediatypes
 
 if TYPE_CHECKING:
@@ -78,7 +76,10 @@ class _Identity:
 
 
 class _Zstd:
+    # zstandard is imported where it is used: most builds never touch zstd.
     def __init__(self) -> None:
+        import zstandard
+
         cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=ZSTD_THREADS)
         self._obj = cctx.compressobj()
 
@@ -87,6 +88,8 @@ class _Zstd:
         return out
 
     def flush(self) -> bytes:
+        import zstandard
+
         out: bytes = self._obj.flush(zstandard.COMPRESSOBJ_FLUSH_FINISH)
         return out
 
@@ -124,6 +127,8 @@ def _open_gzip(raw: BinaryIO) -> BinaryIO:
 
 
 def _open_zstd(raw: BinaryIO) -> BinaryIO:
+    import zstandard
+
     reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
     return io.BufferedReader(_Raw(reader))
 

@@ -28,7 +28,6 @@ import errno
 import os
 import shutil
 import stat
-import tarfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -37,6 +36,7 @@ from ocibuild.layer.errors import LayerError
 from ocibuild.layer.tarwriter import OPAQUE_XATTR, is_whiteout, keep_xattr
 
 if TYPE_CHECKING:
+    import tarfile
     from collections.abc import Iterator
     from pathlib import Path
 
@@ -46,11 +46,9 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 20
 _XATTR_PREFIX = "SCHILY.xattr."
-_NODE_TYPES = {
-    tarfile.CHRTYPE: stat.S_IFCHR,
-    tarfile.BLKTYPE: stat.S_IFBLK,
-    tarfile.FIFOTYPE: stat.S_IFIFO,
-}
+# tarfile.CHRTYPE, BLKTYPE, FIFOTYPE: spelled out so that importing this
+# module (every build does, through the snapshots) does not load tarfile.
+_NODE_TYPES = {b"3": stat.S_IFCHR, b"4": stat.S_IFBLK, b"6": stat.S_IFIFO}
 
 
 class PathEscapesError(ValueError):
@@ -82,6 +80,8 @@ def apply_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> None:
     ``label`` names the layer in error messages (``layer sha256:...``).
     Raises :class:`LayerError` for hostile or malformed entries.
     """
+    import tarfile
+
     root_fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         unpacker = _Unpacker(root_fd, label, privileged=os.geteuid() == 0)
