@@ -7,10 +7,17 @@ and creates missing ones with mode 0755 and the given owner, as BuildKit
 does.  Paths are absolute image paths already resolved against the lower
 layers; inside the upper dir no symlink is ever followed (a parent that is
 a symlink created by this same step is refused).
+
+Many-file copies are bounded by syscalls, so the directories known to be in
+the upper dir are remembered (no lstat of every parent for every file), file
+content moves in the kernel (``copy_file_range``, else ``sendfile``) and a new
+file's owner, mode and mtime are set through its open descriptor.
 """
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import shutil
 import stat
@@ -28,6 +35,12 @@ if TYPE_CHECKING:
 __all__ = ["Meta", "Upper"]
 
 _AM_ROOT = os.geteuid() == 0
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_CHUNK = 1 << 30  # per copy_file_range/sendfile call; the kernel may do less
+# Errors meaning "this fd pair cannot be copied in the kernel": fall back.
+_NO_KERNEL_COPY = frozenset(
+    {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +62,68 @@ def _apply(path: Path, meta: Meta, *, symlink: bool = False) -> None:
         os.utime(path, ns=(meta.mtime_ns, meta.mtime_ns), follow_symlinks=False)
 
 
+def _apply_fd(fd: int, meta: Meta) -> None:
+    """:func:`_apply` for an open regular file (chown before chmod: it clears set-id bits)."""
+    if _AM_ROOT:
+        os.fchown(fd, meta.uid, meta.gid)
+    os.fchmod(fd, stat.S_IMODE(meta.mode))
+    if meta.mtime_ns is not None:
+        os.utime(fd, ns=(meta.mtime_ns, meta.mtime_ns))
+
+
+def _source_fd(src: BinaryIO) -> int | None:
+    """``src``'s descriptor if it is a fresh (unread) plain file, else None.
+
+    Only real files qualify: a tar member's stream also has a ``fileno()``
+    (the whole archive's).
+    """
+    if not isinstance(getattr(src, "raw", src), io.FileIO):
+        return None
+    try:
+        fd = src.fileno()
+        fresh = src.tell() == 0
+    except (AttributeError, OSError, ValueError):
+        return None
+    return fd if fresh and stat.S_ISREG(os.fstat(fd).st_mode) else None
+
+
+def _kernel_copy(src_fd: int, dest_fd: int) -> bool:
+    """Copy all of ``src_fd`` into ``dest_fd`` in the kernel; False if it cannot start."""
+    copy = getattr(os, "copy_file_range", None)
+    offset = 0
+    while True:
+        try:
+            if copy is not None:
+                done = copy(src_fd, dest_fd, _CHUNK, offset)
+            else:
+                done = os.sendfile(dest_fd, src_fd, offset, _CHUNK)
+        except OSError as err:
+            if err.errno not in _NO_KERNEL_COPY or offset:
+                raise
+            if copy is None:
+                return False
+            copy = None  # copy_file_range refused (other fs, old kernel): try sendfile
+            continue
+        if done == 0:
+            return True
+        offset += done
+
+
+def _copy_content(src: BinaryIO, dest_fd: int) -> None:
+    src_fd = _source_fd(src)
+    if src_fd is not None and _kernel_copy(src_fd, dest_fd):
+        return
+    with os.fdopen(dest_fd, "wb", closefd=False) as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+
+
 class Upper:
     """The diff dir of the layer being made, over ``lower`` (the layers below)."""
 
     def __init__(self, root: Path, lower: RootView) -> None:
         self.root = root
         self.lower = lower
+        self._dirs: set[str] = {"/"}  # image paths that are directories in the upper dir
 
     def host(self, path: str) -> Path:
         """The host path in the upper dir for absolute image path ``path``."""
@@ -64,8 +133,13 @@ class Upper:
     def ensure_dir(self, path: str, owner: Owner) -> Path:
         """Make ``path`` a directory in the upper dir, copying up or creating parents."""
         parts = [p for p in path.split("/") if p]
-        for i in range(1, len(parts) + 1):
-            self._ensure_component("/" + "/".join(parts[:i]), owner)
+        dirs = self._dirs
+        if "/" + "/".join(parts) not in dirs:
+            for i in range(1, len(parts) + 1):
+                component = "/" + "/".join(parts[:i])
+                if component not in dirs:
+                    self._ensure_component(component, owner)
+                    dirs.add(component)
         return self.host(path)
 
     def _ensure_component(self, path: str, owner: Owner) -> None:
@@ -92,17 +166,31 @@ class Upper:
         if st is not None:
             if stat.S_ISDIR(st.st_mode):
                 shutil.rmtree(host)
+                self._forget(path)
             else:
                 host.unlink()
         return host
 
+    def _forget(self, path: str) -> None:
+        """Drop ``path`` and everything under it from the known directories."""
+        path = "/" + path.strip("/")
+        self._dirs = {d for d in self._dirs if d != path and not d.startswith(path + "/")}
+
     def write_file(self, path: str, src: BinaryIO, meta: Meta, parents: Owner) -> Path:
         """Write regular file ``path`` with the content of ``src``."""
-        host = self._prepare(path, parents)
-        fd = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(src, out, 1 << 20)
-        _apply(host, meta)
+        parent = path.rstrip("/").rpartition("/")[0]
+        self.ensure_dir(parent or "/", parents)
+        host = self.host(path)
+        try:  # the usual case, nothing there yet: no lstat first
+            fd = os.open(host, _NEW_FILE, 0o600)
+        except FileExistsError:
+            host = self._prepare(path, parents)
+            fd = os.open(host, _NEW_FILE, 0o600)
+        try:
+            _copy_content(src, fd)
+            _apply_fd(fd, meta)
+        finally:
+            os.close(fd)
         return host
 
     def write_symlink(self, path: str, target: str, meta: Meta, parents: Owner) -> None:
@@ -129,6 +217,7 @@ class Upper:
             host = self._prepare(path, parents)
             host.mkdir()
         _apply(host, meta)
+        self._dirs.add("/" + path.strip("/"))
 
     def write_special(self, path: str, st: os.stat_result, meta: Meta, parents: Owner) -> None:
         """Recreate a fifo or device node."""
