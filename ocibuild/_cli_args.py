@@ -66,6 +66,7 @@ class BuildArgs:
     metadata_file: str | None
     cache_to: tuple[str, ...] = ()
     cache_from: tuple[str, ...] = ()
+    jobs: int | None = None
 
 
 def parse_build_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> BuildArgs:
@@ -74,6 +75,8 @@ def parse_build_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> Buil
         raise UsageError("cannot read both the Dockerfile and the build context from stdin")
     if ns.network is not None and ns.network not in _NETWORKS:
         raise UsageError(f"invalid --network {ns.network!r}: expected default, none or host")
+    if ns.jobs is not None and ns.jobs < 1:
+        raise UsageError(f"invalid --jobs {ns.jobs}: expected at least 1")
     text = sys.stdin.read() if ns.file == "-" else None
     return BuildArgs(
         context=ns.context,
@@ -99,6 +102,7 @@ def parse_build_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> Buil
         metadata_file=ns.metadata_file,
         cache_to=tuple(ns.cache_to),
         cache_from=tuple(ns.cache_from),
+        jobs=ns.jobs,
     )
 
 

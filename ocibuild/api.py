@@ -64,6 +64,7 @@ def build(
     secrets: Sequence[str | SecretSource] = (),
     cache_to: Sequence[str | CacheSpec] = (),
     cache_from: Sequence[str | CacheSpec] = (),
+    jobs: int | None = None,
 ) -> BuildResult:
     r"""Build an image as ``docker build`` would and return the executor's result.
 
@@ -78,7 +79,8 @@ def build(
     imported into the store's cache first; ``cache_to``
     (``type=local,dest=DIR[,mode=min|max]``) is exported after the build.
     ``no_cache`` builds without cache lookups (steps still recorded);
-    ``no_cache_filter`` does so only for the stages it names.
+    ``no_cache_filter`` does so only for the stages it names.  ``jobs``
+    stages at most are built at once (None: the CPU count).
     """
     from ocibuild.executor.mounts import parse_secret
     from ocibuild.executor.options import BuildOptions
@@ -107,6 +109,7 @@ def build(
         network=_network(network),
         run_output=run_output,
         secrets={s.id: s for s in (parse_secret(x) if isinstance(x, str) else x for x in secrets)},
+        jobs=jobs,
     )
     with _open_context(context, dockerfile, context_stream) as ctx:
         if dockerfile_text is None:

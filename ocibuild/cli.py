@@ -167,6 +167,7 @@ def _cmd_build(ns: argparse.Namespace) -> int:
         secrets=[SecretSource(s.id, s.src, s.env) for s in args.secrets],
         cache_to=args.cache_to,
         cache_from=args.cache_from,
+        jobs=args.jobs,
     )
     if args.quiet:
         print(result.config.digest)
@@ -253,6 +254,12 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="do not use the build cache for this stage (repeatable)",
     )
     add("--pull", action="store_true", help="always fetch base images again")
+    add(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="build at most N independent stages at once (default: the CPU count)",
+    )
     add(
         "--cache-to",
         action="append",

@@ -1,13 +1,17 @@
 """The executor: walks the planned stages and turns each step into state.
 
-:func:`execute` reads like its table of contents: for each needed stage,
-find the base, run the base's ONBUILD triggers and then the stage's own
+:func:`execute` reads like its table of contents: the needed stages are
+built in a thread pool, each as soon as the stages it waits for are built
+(:mod:`ocibuild.executor.schedule`; at most ``BuildOptions.jobs`` at once;
+the first error cancels the rest, :mod:`ocibuild.executor.cancel`).  For
+each stage: find the base, run the base's ONBUILD triggers and then the stage's own
 instructions, one handler per step kind (config-only, WORKDIR, COPY/ADD,
 RUN); then apply ``--label``s and store the image.
 Each step runs inside ``errors.at(span)`` so a user error names its line.
 While it runs, the build's layers are pinned as an extra gc root
-(``ocibuild/roots/build-<pid>-<random>.json``) so a concurrent ``gc`` keeps
-them; the pin is removed when ``execute`` returns.
+(``ocibuild/roots/build-<pid>-<random>.json``, every running stage's
+layers) so a concurrent ``gc`` keeps them; the pin is removed when
+``execute`` returns.  See docs/design/008, "Parallel stages".
 """
 
 from __future__ import annotations
@@ -16,29 +20,34 @@ import contextlib
 import functools
 import os
 import secrets
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ocibuild.dockerfile.expand import expand_instruction
 from ocibuild.dockerfile.instructions import Add, Copy, From, Instruction, Run, Workdir
-from ocibuild.errors import DockerfileError, at
+from ocibuild.errors import DockerfileError, UserError, at
 from ocibuild.executor.base import base_state, onbuild_triggers
 from ocibuild.executor.cache_step import StepCache, cached_step, image_created, start_stage
+from ocibuild.executor.cancel import CancelScope
 from ocibuild.executor.config_steps import apply_config_step
 from ocibuild.executor.copy_step import Sources, copy_step, workdir_step
 from ocibuild.executor.layers import Layers
 from ocibuild.executor.mount_setup import MountInputs
 from ocibuild.executor.options import BuildResult
 from ocibuild.executor.run_step import RunContext, run_step, runtime_named
+from ocibuild.executor.schedule import Schedule
+from ocibuild.executor.stage_output import SharedSink, StepOutput, step_label
 from ocibuild.executor.step_key import KeyInputs
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from ocibuild.executor.context import BuildContext
     from ocibuild.executor.options import BuildOptions
     from ocibuild.executor.state import StageState
+    from ocibuild.oci import Descriptor
     from ocibuild.plan import BuildGraph, Stage
     from ocibuild.store import Store
 
@@ -50,62 +59,156 @@ def execute(
 ) -> BuildResult:
     """Build ``graph``'s target from ``context`` into ``store``; the image is not tagged."""
     layers = Layers.for_store(store, options.source_date_epoch)
-    built: dict[int, StageState] = {}
+    schedule = Schedule.of(graph)
+    _ = store.cache  # opened here, not raced for by the stage threads
     with _pinned(store) as pin:
-        for index in graph.needed():
-            stage = graph.stages[index]
-            with at(stage.span):
-                built[index] = _run_stage(graph, stage, built, layers, context, options, pin)
+        walk = _Walk(graph, layers, context, options, pin, schedule)
+        built = walk.run(_jobs(options.jobs))
         final = _finish(built[graph.target], options)
         result = _store_image(store, final)
-        every = tuple(dict.fromkeys(k for state in built.values() for k in state.step_keys))
+        states = [built[i] for i in schedule.order]
+        every = tuple(dict.fromkeys(k for state in states for k in state.step_keys))
         return replace(result, cache_keys=every, final_stage_cache_keys=final.step_keys)
 
 
-Pin = Callable[[Iterable["StageState"]], None]
+def _jobs(jobs: int | None) -> int:
+    if jobs is None:
+        return os.cpu_count() or 1
+    if jobs < 1:
+        raise UserError(f"invalid jobs value {jobs}: expected at least 1")
+    return jobs
+
+
+class _Pin:
+    """Keeps the layers of every stage being built from ``store.gc()`` (an extra gc root).
+
+    Stage threads call it with their latest state; it rewrites the root with
+    the union of every stage's latest layers, under a lock.
+    """
+
+    def __init__(self, store: Store, name: str) -> None:
+        self._store, self._name = store, name
+        self._lock = threading.Lock()
+        self._held: dict[int, tuple[Descriptor, ...]] = {}
+
+    def __call__(self, index: int, state: StageState) -> None:
+        with self._lock:
+            self._held[index] = tuple(blob.descriptor for blob in state.layers)
+            every = dict.fromkeys(d for i in sorted(self._held) for d in self._held[i])
+            self._store.set_root(self._name, list(every))
 
 
 @contextlib.contextmanager
-def _pinned(store: Store) -> Iterator[Pin]:
-    """Keep the layers of a running build from ``store.gc()`` (an extra gc root)."""
+def _pinned(store: Store) -> Iterator[_Pin]:
+    """The build's gc pin, removed when the build ends."""
     name = f"build-{os.getpid()}-{secrets.token_hex(4)}"
-
-    def pin(states: Iterable[StageState]) -> None:
-        store.set_root(name, [blob.descriptor for s in states for blob in s.layers])
-
     try:
-        yield pin
+        yield _Pin(store, name)
     finally:
         store.remove_root(name)
 
 
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    """The needed stages, built in a thread pool as soon as their deps are.
+
+    Only the coordinating thread (the caller's) updates ``built``; each stage
+    thread gets a copy holding the stages it waits for.  The first error
+    cancels the rest (:mod:`ocibuild.executor.cancel`), waits for every
+    stage thread to unwind, and is raised.
+    """
+
+    graph: BuildGraph
+    layers: Layers
+    context: BuildContext
+    options: BuildOptions
+    pin: _Pin
+    schedule: Schedule
+    scope: CancelScope = field(default_factory=CancelScope)
+
+    def run(self, jobs: int) -> dict[int, StageState]:
+        shared = None
+        if self.options.run_output is not None and jobs > 1 and self.schedule.concurrent():
+            shared = SharedSink(self.options.run_output)
+        built: dict[int, StageState] = {}
+        running: dict[Future[StageState], int] = {}
+        with ThreadPoolExecutor(jobs, thread_name_prefix="ocibuild-stage") as pool:
+            try:
+                while len(built) < len(self.schedule.order):
+                    for index in self.schedule.ready(built.keys(), set(running.values())):
+                        deps = {i: built[i] for i in self.schedule.waits_for[index]}
+                        running[pool.submit(self._stage, index, deps, shared)] = index
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in sorted(done, key=running.__getitem__):
+                        built[running.pop(future)] = future.result()
+            except BaseException:
+                self._cancel(running)
+                raise
+        return built
+
+    def _cancel(self, running: Mapping[Future[StageState], int]) -> None:
+        """Stop every other stage and wait until their threads have unwound."""
+        self.scope.cancel()
+        pending = set(running)
+        for future in pending:
+            future.cancel()
+        while pending:
+            pending = wait(pending, timeout=_STOP_POLL)[1]
+            self.scope.stop_runs()
+
+    def _stage(
+        self, index: int, deps: dict[int, StageState], shared: SharedSink | None
+    ) -> StageState:
+        stage = self.graph.stages[index]
+        with at(stage.span):
+            return _run_stage(self, stage, deps, shared)
+
+
+_STOP_POLL = 0.1
+
+
 def _run_stage(
-    graph: BuildGraph,
-    stage: Stage,
-    built: dict[int, StageState],
-    layers: Layers,
-    context: BuildContext,
-    options: BuildOptions,
-    pin: Pin,
+    walk: _Walk, stage: Stage, built: dict[int, StageState], shared: SharedSink | None
 ) -> StageState:
+    graph, layers, options = walk.graph, walk.layers, walk.options
     platform = stage.platform or graph.target_platform or options.target_platform
     state = base_state(stage, built, layers.store, options.build_contexts, platform)
     state = start_stage(state, stage, built)
     state, triggers = onbuild_triggers(state, graph.escape, stage.span)
-    sources = Sources(context, _stage_names(graph, built), options.build_contexts, platform)
-    run = _run_context(options, sources, layers)
+    sources = Sources(walk.context, _stage_names(graph, built), options.build_contexts, platform)
+    run = _run_context(options, sources, layers, walk.scope)
     cache = StepCache.for_stage(layers.store.cache, options, stage)
-    for instr in (*triggers, *stage.instructions):
-        with at(instr.span):
-            before = len(state.layers)
-            state = _step(graph, state, instr, layers, sources, run, cache)
+    steps = (*triggers, *stage.instructions)
+    for number, instr in enumerate(steps, 1):
+        walk.scope.check()
+        before = len(state.layers)
+        with at(instr.span), _step_output(run, shared, stage, number, len(steps)) as step_run:
+            state = _step(graph, state, instr, layers, sources, step_run, cache)
         if len(state.layers) != before:
-            pin([*built.values(), state])
+            walk.pin(stage.index, state)
+    walk.pin(stage.index, state)
     return state
 
 
-def _run_context(options: BuildOptions, sources: Sources, layers: Layers) -> RunContext:
-    runtime = runtime_named(options.runtime)
+@contextlib.contextmanager
+def _step_output(
+    run: RunContext, shared: SharedSink | None, stage: Stage, number: int, steps: int
+) -> Iterator[RunContext]:
+    """``run``, its output prefixed with the step when stages run at once."""
+    if shared is None:
+        yield run
+        return
+    out = StepOutput(shared, step_label(stage.name, stage.index, number, steps))
+    try:
+        yield replace(run, output=out)
+    finally:
+        out.close()
+
+
+def _run_context(
+    options: BuildOptions, sources: Sources, layers: Layers, scope: CancelScope
+) -> RunContext:
+    runtime = scope.runtime(runtime_named(options.runtime))
     mounts = MountInputs(
         functools.partial(sources.tree, layers), layers.store.meta_dir, options.secrets
     )

@@ -44,7 +44,8 @@ class BuildOptions:
     ``network`` is RUN's default network (``RUN --network`` overrides it);
     ``run_output`` receives RUN output chunks as they come (None: only the
     tail is kept, for the error of a failed RUN);
-    ``secrets`` maps a secret id to its source for ``RUN --mount=type=secret``.
+    ``secrets`` maps a secret id to its source for ``RUN --mount=type=secret``;
+    ``jobs`` is how many stages may be built at once (None: the CPU count).
     """
 
     build_args: Mapping[str, str] = field(default_factory=_empty)
@@ -61,6 +62,7 @@ class BuildOptions:
     network: NetworkMode = "host"
     run_output: Callable[[bytes], None] | None = None
     secrets: Mapping[str, SecretSource] = field(default_factory=dict)
+    jobs: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
