@@ -20,6 +20,8 @@ from ocibuild.executor.checksum import RACY_NS, sources_checksum
 from ocibuild.executor.context import BuildContext
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from ocibuild.executor.checksum import StatCache
 
 StatKey = tuple[int, int, int, int, int, int]
@@ -41,6 +43,14 @@ class DictStatCache:
 
     def stat_put(self, path: str, st: os.stat_result, sha256: str) -> None:
         self.rows[path] = (self.key(st), sha256)
+
+    def stat_lookup(self, directory: str) -> Callable[[str, os.stat_result], str | None]:
+        del directory  # everything is in memory already
+        return self.stat_get
+
+    def stat_put_many(self, entries: Iterable[tuple[str, os.stat_result, str]]) -> None:
+        for path, st, sha256 in entries:
+            self.stat_put(path, st, sha256)
 
 
 def make_context(root: Path, files: int, size: int) -> None:

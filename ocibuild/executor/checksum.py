@@ -12,7 +12,9 @@ its content sha256.  Times never enter, and neither does the destination or
 
 Content hashes come from a :class:`StatCache` (``store.cache.CacheDB``) keyed
 by the file's absolute host path: a hit (same dev, ino, size, mtime, ctime,
-mode; the cache decides) means the file is not read.  A file changed so
+mode; the cache decides) means the file is not read.  The cached hashes of a
+directory source of the context come from one query (``stat_lookup``), and
+new hashes are written in one transaction at the end (``stat_put_many``).  A file changed so
 recently that a later change could keep the same timestamps ("racy", as git
 calls it) is hashed but not cached.  Cache-key assembly is left to the
 executor.
@@ -34,7 +36,7 @@ from ocibuild.executor.copy import match_all, target_path
 from ocibuild.executor.sources import ViewTree
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from ocibuild.executor.copy import Source
     from ocibuild.executor.sources import SourceTree
@@ -66,6 +68,14 @@ class StatCache(Protocol):
         """Remember ``sha256`` for ``path`` as long as its stat stays ``st``."""
         ...
 
+    def stat_lookup(self, directory: str) -> Callable[[str, os.stat_result], str | None]:
+        """A ``stat_get`` for every path under ``directory``, read in one go."""
+        ...
+
+    def stat_put_many(self, entries: Iterable[tuple[str, os.stat_result, str]]) -> None:
+        """``stat_put`` for each ``(path, st, sha256)``, all at once."""
+        ...
+
 
 def sources_checksum(
     tree: SourceTree,
@@ -85,6 +95,8 @@ def sources_checksum(
     walker.emit([FORMAT])
     for source in match_all(tree, tuple(words)):
         walker.source(source, parents)
+    if db is not None:
+        db.stat_put_many(walker.new)
     return "sha256:" + walker.hasher.hexdigest()
 
 
@@ -97,6 +109,8 @@ class _Walker:
     host_root: str | None = None
     hasher: hashlib._Hash = field(default_factory=hashlib.sha256)
     links: dict[tuple[int, int], str] = field(default_factory=dict)
+    lookup: Callable[[str, os.stat_result], str | None] | None = None  # of the current source
+    new: list[tuple[str, os.stat_result, str]] = field(default_factory=list)  # to cache
 
     def emit(self, record: _Record) -> None:
         self.hasher.update(_ENCODER.encode(record).encode("ascii") + b"\n")
@@ -117,7 +131,12 @@ class _Walker:
         # owner can, through --chmod on a --from copy that creates it.
         base = target_path(source, "/", False, parents)
         self.emit(["contents", base, st.st_uid, st.st_gid])
-        self.contents(path, base)
+        host = self.host_path(path) if self.host_root is not None else None
+        self.lookup = None if self.db is None or host is None else self.db.stat_lookup(host)
+        try:
+            self.contents(path, base)
+        finally:
+            self.lookup = None
 
     def contents(self, src: str, dest: str) -> None:
         """Everything under directory ``src``, depth first, names in byte order."""
@@ -167,7 +186,7 @@ class _Walker:
         """The sha256 of a regular file: from the stat cache, else read (and cached)."""
         host = self.host_path(path) if self.db is not None else None
         if self.db is not None and host is not None:
-            cached = self.db.stat_get(host, st)
+            cached = (self.lookup or self.db.stat_get)(host, st)
             if cached is not None:
                 return cached
         hasher = hashlib.sha256()
@@ -175,8 +194,8 @@ class _Walker:
             while chunk := stream.read(_CHUNK):
                 hasher.update(chunk)
         digest = hasher.hexdigest()
-        if self.db is not None and host is not None and not self.racy(st):
-            self.db.stat_put(host, st, digest)
+        if host is not None and not self.racy(st):
+            self.new.append((host, st, digest))
         return digest
 
     def host_path(self, path: str) -> str | None:

@@ -283,6 +283,40 @@ class CacheDB:
                 (os.fspath(path), *_stat_tuple(st), sha256),
             )
 
+    def stat_lookup(
+        self, directory: str | os.PathLike[str]
+    ) -> Callable[[str, os.stat_result], str | None]:
+        """A :meth:`stat_get` for the files under ``directory``, from one query.
+
+        The rows are read once (a range scan of the primary key); the returned
+        function answers from memory.  Rows written later are not seen.
+        """
+        prefix = os.fspath(directory).rstrip("/") + "/"
+        with _errors(self.path):
+            rows = self._conn().execute(
+                "SELECT path, dev, ino, size, mtime_ns, ctime_ns, mode, sha256"
+                " FROM stat_cache WHERE path >= ? AND path < ?",
+                (prefix, prefix[:-1] + "0"),  # "0" sorts right after "/"
+            )
+            found = {row[0]: (tuple(row[1:7]), str(row[7])) for row in rows.fetchall()}
+
+        def lookup(path: str, st: os.stat_result) -> str | None:
+            hit = found.get(path)
+            return hit[1] if hit is not None and hit[0] == _stat_tuple(st) else None
+
+        return lookup
+
+    def stat_put_many(self, entries: Iterable[tuple[str, os.stat_result, str]]) -> None:
+        """:meth:`stat_put` for several files, in one transaction."""
+        rows = [(os.fspath(path), *_stat_tuple(st), sha256) for path, st, sha256 in entries]
+        if not rows:
+            return
+        conn = self._conn()
+        with _errors(self.path), _transaction(conn):
+            conn.executemany(
+                "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+
 
 def _stat_tuple(st: os.stat_result) -> tuple[int, int, int, int, int, int]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)

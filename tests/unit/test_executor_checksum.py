@@ -21,6 +21,8 @@ from ocibuild.snapshot import RootView
 from ocibuild.store.cache import CacheDB
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from ocibuild.executor.sources import SourceTree
 
 StatKey = tuple[int, int, int, int, int, int]
@@ -34,6 +36,7 @@ class FakeStatCache:
     gets: int = 0
     hits: int = 0
     puts: list[str] = field(default_factory=list)
+    lookups: list[str] = field(default_factory=list)
 
     @staticmethod
     def key(st: os.stat_result) -> StatKey:
@@ -50,6 +53,14 @@ class FakeStatCache:
     def stat_put(self, path: str, st: os.stat_result, sha256: str) -> None:
         self.puts.append(path)
         self.rows[path] = (self.key(st), sha256)
+
+    def stat_lookup(self, directory: str) -> Callable[[str, os.stat_result], str | None]:
+        self.lookups.append(directory)
+        return self.stat_get
+
+    def stat_put_many(self, entries: Iterable[tuple[str, os.stat_result, str]]) -> None:
+        for path, st, sha256 in entries:
+            self.stat_put(path, st, sha256)
 
 
 class NoReads(BuildContext):
@@ -240,6 +251,7 @@ def test_warm_run_reads_nothing(ctx: Path) -> None:
     db.puts.clear()
     warm = checksum(NoReads(ctx, IgnoreRules()), ".", db=db)
     assert (warm, db.hits, db.puts) == (cold, 3, [])
+    assert db.lookups == [str(ctx), str(ctx)]  # one batch read per directory source
     assert checksum(ctx) == cold  # no db: same answer
 
 

@@ -261,3 +261,24 @@ def test_kill_during_puts_leaves_a_sound_db(tmp_path: Path) -> None:
     db.put(CacheRecord(key="after"))
     assert db.get("after") is not None
     db.close()
+
+
+def test_stat_lookup_reads_one_directory(store: Store, tmp_path: Path) -> None:
+    st = tmp_path.stat()
+    inside, nested, sibling = "/ctx/a", "/ctx/d/b", "/ctx0/c"
+    store.cache.stat_put_many(
+        [
+            (inside, st, "1" * 64),
+            (nested, st, "2" * 64),
+            (sibling, st, "3" * 64),
+            ("/ctx", st, "4" * 64),
+        ]
+    )
+    lookup = store.cache.stat_lookup("/ctx/")
+    assert (lookup(inside, st), lookup(nested, st)) == ("1" * 64, "2" * 64)
+    assert lookup(sibling, st) is None  # "/ctx0" is not under "/ctx"
+    assert lookup("/ctx", st) is None  # nor is the directory itself
+    assert lookup(inside, (tmp_path / "..").stat()) is None  # other stat: a miss
+    store.cache.stat_put(inside + "x", st, "5" * 64)
+    assert lookup(inside + "x", st) is None  # a snapshot of one query
+    assert store.cache.stat_lookup("/ctx")(inside + "x", st) == "5" * 64
