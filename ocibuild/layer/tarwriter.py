@@ -10,6 +10,10 @@ device 0/0) become empty ``.wh.NAME`` files in the device's place; a
 directory with ``trusted.overlay.opaque=y`` is followed directly by
 ``DIR/.wh..wh..opq``, as Docker's overlay driver writes them.  Sockets are
 skipped (tar cannot hold them).  See docs/design/004-layers.md.
+
+Small pieces (headers, small files, padding) are gathered into writes of
+about :data:`_BATCH` bytes: the sink hashes and compresses per call, and a
+layer of many small files would otherwise make three sink calls per file.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ WHITEOUT_PREFIX = b".wh."
 WHITEOUT_OPAQUE = b".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _CHUNK = 1 << 20
+_BATCH = 1 << 20
 _TYPES = {
     stat.S_IFREG: REGTYPE,
     stat.S_IFDIR: DIRTYPE,
@@ -83,12 +88,13 @@ def write_layer(root: Path, sink: Sink, *, clamp_mtime: int | None) -> None:
     in chunks; the layer is never held in memory.
     """
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    writer = _Writer(sink, clamp_mtime)
     try:
-        writer = _Writer(sink, clamp_mtime)
         writer.directory(root_fd, b"")
     finally:
         os.close(root_fd)
-    sink.write(END_OF_ARCHIVE)
+    writer.emit(END_OF_ARCHIVE)
+    writer.flush()
 
 
 class _Writer:
@@ -98,6 +104,23 @@ class _Writer:
         self._sink = sink
         self._clamp = clamp_mtime
         self._inodes: dict[tuple[int, int], bytes] = {}
+        self._pending = bytearray()
+
+    def emit(self, data: bytes) -> None:
+        """Queue ``data`` for the sink, passing it on once a batch is full."""
+        if len(data) >= _BATCH:  # a big file's chunk: no copy into the batch
+            self.flush()
+            self._sink.write(data)
+            return
+        self._pending += data
+        if len(self._pending) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand everything queued to the sink."""
+        if self._pending:
+            self._sink.write(bytes(self._pending))
+            self._pending.clear()
 
     def directory(self, dir_fd: int, prefix: bytes) -> None:
         """Write every entry below the directory ``dir_fd`` (named ``prefix``)."""
@@ -173,7 +196,7 @@ class _Writer:
         return seconds if self._clamp is None else min(seconds, self._clamp)
 
     def _write(self, entry: TarEntry) -> None:
-        self._sink.write(encode_header(entry))
+        self.emit(encode_header(entry))
 
     def _write_file(self, dir_fd: int, name: bytes, entry: TarEntry) -> None:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
@@ -184,8 +207,8 @@ class _Writer:
                 chunk = os.read(fd, min(_CHUNK, remaining))
                 if not chunk:
                     raise OSError(f"{entry.name!r} shrank while being archived")
-                self._sink.write(chunk)
+                self.emit(chunk)
                 remaining -= len(chunk)
         finally:
             os.close(fd)
-        self._sink.write(padding(entry.size))
+        self.emit(padding(entry.size))
