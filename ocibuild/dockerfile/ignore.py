@@ -204,6 +204,8 @@ class IgnoreRules:
 
     def excluded(self, relpath: str) -> bool:
         """Whether ``relpath`` (relative to the context, ``/``-separated) is left out."""
+        if not self.patterns:  # the common case, asked for every file of a COPY
+            return False
         path = clean_path(relpath.lstrip("/"))
         parents = path.split("/")[:-1]
         matched = False
