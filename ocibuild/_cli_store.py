@@ -1,4 +1,4 @@
-"""The store commands of ``ocibuild``: images, tag, rmi, inspect, load, save, import, prune.
+"""Store and registry commands: images, tag, rmi, inspect, load, save, import, prune, pull, push.
 
 Each ``_add_*`` registers one subcommand and its handler; handlers turn
 arguments into calls on :class:`ocibuild.store.Store` and
@@ -191,6 +191,33 @@ def _cmd_prune(ns: argparse.Namespace) -> Outcome:
     return Outcome(out=(*deleted, f"Total reclaimed space: {fmt.human_size(report.freed)}"))
 
 
+def _cmd_pull(ns: argparse.Namespace) -> Outcome:
+    from ocibuild.oci import Platform, Reference
+    from ocibuild.registry import connect, pull
+
+    store = _store(ns)
+    ref = Reference.parse(ns.name)
+    client = connect(ref.domain, insecure=tuple(ns.insecure_registry))
+    platform = Platform.parse(ns.platform) if ns.platform else None
+    result = pull(store, ref, client, platform)
+    return Outcome(out=(f"Digest: {result.top.digest}", str(ref)))
+
+
+def _cmd_push(ns: argparse.Namespace) -> Outcome:
+    from ocibuild.oci import Reference
+    from ocibuild.registry import connect, push
+
+    store = _store(ns)
+    ref = Reference.parse(ns.name)
+    if ref.digest is not None:
+        raise UserError(f"cannot push to a digest reference: {ns.name}")
+    image = store.image(find_image(store, ns.name))
+    client = connect(ref.domain, insecure=tuple(ns.insecure_registry))
+    result = push(store, image, ref, client)
+    desc = result.manifest
+    return Outcome(out=(f"{ref.tag}: digest: {desc.digest} size: {desc.size}",))
+
+
 # ----------------------------------------------------------------------- parsers
 
 
@@ -290,6 +317,33 @@ def _add_prune(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_cmd_prune)
 
 
+def _add_registry_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="use plain HTTP for this registry (loopback registries always use it)",
+    )
+
+
+def _add_pull(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("pull", parents=[parent], help="copy an image from a registry")
+    p.add_argument("name", metavar="NAME[:TAG|@DIGEST]", help="the image to pull")
+    p.add_argument(
+        "--platform", metavar="OS/ARCH[/VARIANT]", help="choose from a multi-platform image"
+    )
+    _add_registry_flags(p)
+    p.set_defaults(handler=_cmd_pull)
+
+
+def _add_push(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("push", parents=[parent], help="copy an image to a registry")
+    p.add_argument("name", metavar="NAME[:TAG]", help="the stored image, named for its registry")
+    _add_registry_flags(p)
+    p.set_defaults(handler=_cmd_push)
+
+
 PARSERS: tuple[Callable[[SubParsers, argparse.ArgumentParser], None], ...] = (
     _add_images,
     _add_tag,
@@ -299,5 +353,9 @@ PARSERS: tuple[Callable[[SubParsers, argparse.ArgumentParser], None], ...] = (
     _add_save,
     _add_import,
     _add_prune,
+    _add_pull,
+    _add_push,
 )
-COMMANDS = frozenset({"images", "tag", "rmi", "inspect", "load", "save", "import", "prune"})
+COMMANDS = frozenset(
+    {"images", "tag", "rmi", "inspect", "load", "save", "import", "prune", "pull", "push"}
+)

@@ -57,11 +57,28 @@ def base_state(
             raise UserError(f"build context {stage.base!r} is a directory, not an image")
         state = image_state(found)
     else:
-        state = image_state(store.image(stage.base, platform))
+        state = image_state(_store_image(store, stage.base, platform))
     env = state.config.config.env
     if not any(item.partition("=")[0] == "PATH" for item in env):
         state = state.with_config(env=set_env(env, "PATH", DEFAULT_PATH))
     return state
+
+
+def _store_image(store: Store, name: str, platform: Platform | None) -> StoredImage:
+    """The stored image ``name``; pulled from its registry first when the store lacks it."""
+    from ocibuild.store import ImageNotFoundError
+
+    try:
+        return store.image(name, platform)
+    except ImageNotFoundError:
+        if store.resolve(name) is not None:
+            raise  # present, but not for this platform: a pull would not help
+    from ocibuild.oci import Reference
+    from ocibuild.registry import connect, pull
+
+    ref = Reference.parse(name)
+    result = pull(store, ref, connect(ref.domain), platform)
+    return store.image(result.top, platform)
 
 
 def onbuild_triggers(

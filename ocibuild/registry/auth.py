@@ -1,0 +1,153 @@
+"""Registry authentication: anonymous, Basic, and Bearer tokens from a challenge.
+
+Credentials come from Docker's ``config.json`` (``$DOCKER_CONFIG/config.json``
+or ``~/.docker/config.json``), whose ``auths`` entries hold base64
+``user:password``; we read the file ourselves because oras-py's
+``load_configs`` ignores ``$DOCKER_CONFIG`` and always merges the home file.
+From oras-py we take the ``WWW-Authenticate`` parser and the Basic encoding
+(``oras.auth.utils``).  :class:`Authenticator` answers a 401 challenge with a
+header value (fetching and caching a token per realm, service and scope) and
+never puts a secret in a message or log.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ocibuild.errors import RegistryError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ocibuild.registry.transport import Transport
+
+__all__ = ["Authenticator", "Credentials", "config_path", "load_credentials"]
+
+_DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io")
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A user name and password (or identity token as password); repr hides the secret."""
+
+    username: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(username={self.username!r}, password=<hidden>)"
+
+    def basic(self) -> str:
+        """The ``Authorization`` value for Basic auth."""
+        from oras.auth.utils import get_basic_auth
+
+        return "Basic " + str(get_basic_auth(self.username, self.password))
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where Docker keeps its client config: ``$DOCKER_CONFIG`` or ``~/.docker``."""
+    env = os.environ if env is None else env
+    base = env.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
+    return Path(base) / "config.json"
+
+
+def load_credentials(host: str, env: Mapping[str, str] | None = None) -> Credentials | None:
+    """The ``auths`` entry for ``host`` in Docker's config.json, or None."""
+    path = config_path(env)
+    try:
+        auths = json.loads(path.read_bytes()).get("auths") or {}
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, AttributeError) as err:
+        raise RegistryError(f"cannot read {path}: {type(err).__name__}") from None
+    for key in _keys_for(host):
+        entry = auths.get(key)
+        if isinstance(entry, dict) and entry.get("auth"):
+            return _decode(str(entry["auth"]), path, key)
+    return None
+
+
+def _keys_for(host: str) -> tuple[str, ...]:
+    keys = (host, f"https://{host}", f"http://{host}", f"https://{host}/v1/", f"https://{host}/v2/")
+    return (*keys, *_DOCKER_HUB_KEYS) if host in ("docker.io", *_DOCKER_HUB_KEYS) else keys
+
+
+def _decode(value: str, path: Path, key: str) -> Credentials:
+    try:
+        decoded = base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        decoded = ""
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        raise RegistryError(f"{path}: the auth entry for {key} is not base64 user:password")
+    return Credentials(user, password)
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A parsed ``WWW-Authenticate`` header."""
+
+    scheme: str
+    realm: str = ""
+    service: str = ""
+    scope: str = ""
+
+    @classmethod
+    def parse(cls, header: str) -> Challenge:
+        from oras.auth.utils import parse_auth_header
+
+        scheme = header.strip().partition(" ")[0].lower()
+        parsed = parse_auth_header(header)
+        return cls(scheme, parsed.realm or "", parsed.service or "", parsed.scope or "")
+
+
+class Authenticator:
+    """Answers 401 challenges for one registry; caches tokens by realm/service/scope."""
+
+    def __init__(self, registry: str, transport: Transport, credentials: Credentials | None):
+        self._registry = registry
+        self._transport = transport
+        self._credentials = credentials
+        self._tokens: dict[tuple[str, str, str], str] = {}
+
+    def answer(self, challenge_header: str, scopes: tuple[str, ...]) -> str | None:
+        """The ``Authorization`` value to retry with, or None if we have nothing to offer."""
+        challenge = Challenge.parse(challenge_header)
+        if challenge.scheme == "basic":
+            return self._credentials.basic() if self._credentials else None
+        if challenge.scheme != "bearer" or not challenge.realm:
+            return None
+        scope = " ".join(dict.fromkeys(s for s in (challenge.scope, *scopes) if s))
+        key = (challenge.realm, challenge.service, scope)
+        if key not in self._tokens:
+            self._tokens[key] = self._fetch_token(challenge, scope)
+        return "Bearer " + self._tokens[key]
+
+    def _fetch_token(self, challenge: Challenge, scope: str) -> str:
+        from ocibuild.registry.transport import Request
+
+        query = [("service", challenge.service)] if challenge.service else []
+        query += [("scope", s) for s in scope.split()]
+        url = challenge.realm + ("?" + urllib.parse.urlencode(query) if query else "")
+        headers = (("Authorization", self._credentials.basic()),) if self._credentials else ()
+        response = self._transport(Request("GET", url, headers))
+        try:
+            body = response.read()
+        finally:
+            response.close()
+        if response.status != 200:
+            raise RegistryError(
+                f"{self._registry}: token request refused: HTTP {response.status}"
+                + (" (unauthorized)" if response.status == 401 else "")
+            )
+        try:
+            data = json.loads(body)
+            return str(data.get("token") or data["access_token"])
+        except (ValueError, KeyError, AttributeError):
+            raise RegistryError(f"{self._registry}: token response has no token") from None

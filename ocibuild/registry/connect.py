@@ -1,0 +1,58 @@
+"""From an image reference to a ready :class:`RegistryClient`.
+
+Decides the endpoint (``docker.io`` is served by ``registry-1.docker.io``),
+whether to speak plain HTTP (loopback hosts and those named by
+``--insecure-registry``; TLS otherwise), and loads credentials for the host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING
+
+from ocibuild.registry.auth import Authenticator, load_credentials
+from ocibuild.registry.client import RegistryClient
+from ocibuild.registry.transport import HttpTransport
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
+
+    from ocibuild.registry.transport import Transport
+
+__all__ = ["connect", "endpoint", "is_plain_http"]
+
+_DOCKER_HUB = "registry-1.docker.io"
+
+
+def endpoint(domain: str) -> str:
+    """The host[:port] that serves a reference's domain."""
+    return _DOCKER_HUB if domain in ("docker.io", "index.docker.io") else domain
+
+
+def is_plain_http(host: str, insecure: Collection[str] = ()) -> bool:
+    """Plain HTTP for loopback registries and for hosts listed as insecure."""
+    if host in insecure:
+        return True
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def connect(
+    domain: str,
+    *,
+    insecure: Collection[str] = (),
+    transport: Transport | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RegistryClient:
+    """A client for the registry serving ``domain``, with credentials from config.json."""
+    host = endpoint(domain)
+    transport = transport or HttpTransport()
+    credentials = load_credentials(domain, env) or load_credentials(host, env)
+    auth = Authenticator(host, transport, credentials)
+    return RegistryClient(host, transport, auth, plain_http=is_plain_http(host, insecure))

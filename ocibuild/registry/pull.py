@@ -1,0 +1,89 @@
+"""``pull``: copy an image from a registry into the store, all or nothing.
+
+Order: the manifest is resolved first (an index is kept and the platform's
+manifest chosen from it), then config and layers are streamed in (blobs
+already present are skipped), then the manifest bytes, exactly as served,
+and the index; the tag is written last.  Every blob is published only when
+complete and verified, so an interrupted pull leaves no tag and no partial
+blob (unreferenced blobs are collected by ``gc``).  Docker schema 2 and OCI
+media types are both accepted; layers stay as the registry compressed them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from ocibuild.errors import RegistryError, UserError
+from ocibuild.oci import Descriptor, Index, Manifest, Platform, Reference, mediatypes
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ocibuild.registry.client import FetchedManifest, RegistryClient
+    from ocibuild.store import Store
+
+__all__ = ["PullResult", "pull"]
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class PullResult:
+    """What was pulled: the top descriptor (index or manifest), the chosen manifest, the tag."""
+
+    top: Descriptor
+    manifest: Descriptor
+    tag: str | None
+
+
+def pull(
+    store: Store, ref: Reference, client: RegistryClient, platform: Platform | None = None
+) -> PullResult:
+    """Pull ``ref`` into ``store`` and tag it (tag references only); return what was stored."""
+    repo = ref.path
+    top = client.get_manifest(repo, str(ref.digest) if ref.digest else ref.tag)
+    chosen = top
+    if top.media_type in mediatypes.INDEXES:
+        chosen = _from_index(client, repo, top, platform or Platform.host())
+    elif top.media_type not in mediatypes.MANIFESTS:
+        raise RegistryError(
+            f"{client.registry}/{repo}: unsupported manifest type {top.media_type!r}"
+        )
+    manifest = _parse(Manifest.from_json, chosen, client, repo)
+    for blob in (manifest.config, *manifest.layers):
+        if not store.has_blob(blob):
+            client.fetch_blob(repo, blob, store)
+    manifest_desc = store.put_bytes(chosen.data, chosen.media_type)
+    top_desc = store.put_bytes(top.data, top.media_type) if top is not chosen else manifest_desc
+    tag = None
+    if ref.digest is None:
+        with store.lock():
+            tag = store.tag(ref.familiar(), top_desc)
+    else:
+        store.set_root(f"pulled-{top_desc.digest.hex}", [top_desc])
+    return PullResult(top_desc, manifest_desc, tag)
+
+
+def _from_index(
+    client: RegistryClient, repo: str, top: FetchedManifest, platform: Platform
+) -> FetchedManifest:
+    index = _parse(Index.from_json, top, client, repo)
+    for entry in index.manifests:
+        if entry.platform is not None and entry.platform.matches(platform):
+            chosen = client.get_manifest(repo, str(entry.digest))
+            if chosen.media_type in mediatypes.INDEXES:
+                return _from_index(client, repo, chosen, platform)
+            return chosen
+    raise RegistryError(f"{client.registry}/{repo}: no manifest for platform {platform}")
+
+
+def _parse(
+    parse: Callable[[bytes], _T], fetched: FetchedManifest, client: RegistryClient, repo: str
+) -> _T:
+    try:
+        return parse(fetched.data)
+    except UserError as err:
+        raise RegistryError(
+            f"{client.registry}/{repo}: bad manifest {fetched.digest}: {err}"
+        ) from None
