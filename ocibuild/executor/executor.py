@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import secrets
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -40,6 +39,7 @@ from ocibuild.executor.run_step import RunContext, run_step, runtime_named
 from ocibuild.executor.schedule import Schedule
 from ocibuild.executor.stage_output import SharedSink, StepOutput, step_label
 from ocibuild.executor.step_key import KeyInputs
+from ocibuild.store.scratch import PIN_PREFIX, owned_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -101,7 +101,7 @@ class _Pin:
 @contextlib.contextmanager
 def _pinned(store: Store) -> Iterator[_Pin]:
     """The build's gc pin, removed when the build ends."""
-    name = f"build-{os.getpid()}-{secrets.token_hex(4)}"
+    name = owned_name(PIN_PREFIX)  # a SIGKILLed build's pin is swept by gc
     try:
         yield _Pin(store, name)
     finally:

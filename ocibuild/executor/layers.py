@@ -23,7 +23,7 @@ from ocibuild.executor.sources import ViewTree
 from ocibuild.executor.upper import Upper
 from ocibuild.layer import store_layer
 from ocibuild.snapshot import RootView, Snapshots, chain_ids
-from ocibuild.snapshot.scratch import scratch_dir, sweep_scratch
+from ocibuild.store.scratch import scratch_dir, sweep_scratch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -32,7 +32,7 @@ from ocibuild.errors import DigestMismatch
 from ocibuild.layer.blob import LayerStore, open_layer_tar
 from ocibuild.layer.extract import apply_layer
 from ocibuild.oci import Descriptor, Digest
-from ocibuild.snapshot.scratch import scratch_dir
+from ocibuild.store.scratch import scratch_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -43,6 +43,7 @@ from ocibuild.store._fs import write_atomic
 from ocibuild.store.blobs import BlobWriter, blob_file, open_verified
 from ocibuild.store.cache import CacheDB
 from ocibuild.store.lock import store_lock
+from ocibuild.store.scratch import PIN_PREFIX, owner_alive, sweep_scratch
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -271,7 +272,12 @@ class Store:
     # -- garbage collection ----------------------------------------------------
 
     def extra_roots(self) -> list[Descriptor]:
-        """Descriptors pinned by ``ocibuild/roots/*.json`` (kept by :meth:`gc`)."""
+        """Descriptors pinned by ``ocibuild/roots/*.json`` (kept by :meth:`gc`);
+        the pins of builds whose process is gone (``build-<owner>-...``) are
+        dropped first."""
+        for path in self.roots_dir.glob(f"{PIN_PREFIX}*.json"):
+            if not owner_alive(path.stem, PIN_PREFIX):
+                path.unlink(missing_ok=True)
         return _gc.read_extra_roots(self.roots_dir)
 
     def set_root(self, name: str, descriptors: Sequence[Descriptor]) -> None:
@@ -294,6 +300,7 @@ class Store:
             roots = [*self.index().manifests, *self.extra_roots(), *self._cache_roots()]
             live = _gc.reachable(roots, self._read_if_present)
             freed = _gc.sweep_blobs(self.blobs_dir, live, min_age)
+            sweep_scratch(self.snapshots_dir)  # temp dirs of killed builds
             return freed + _gc.sweep_tmp(self.tmp_dir)
 
     def _cache_roots(self) -> list[Descriptor]:

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ocibuild.snapshot.scratch import owner_alive, scratch_dir, sweep_scratch
+from ocibuild.store import Store
+from ocibuild.store.scratch import PIN_PREFIX, owned_name, owner_alive, scratch_dir, sweep_scratch
 
 
 def _pidns() -> int:
@@ -68,3 +69,22 @@ def test_sweep_removes_only_abandoned_dirs(tmp_path: Path) -> None:
 
 def test_sweep_of_a_missing_root_is_empty(tmp_path: Path) -> None:
     assert sweep_scratch(tmp_path / "absent") == []
+
+
+def test_gc_drops_dead_builds_pins_and_scratch_dirs(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    live_pin = owned_name(PIN_PREFIX)
+    _, ns, _pid, start, _ = live_pin.split("-")
+    dead_pin = f"{PIN_PREFIX}{ns}-{_dead_pid()}-{start}-00ff"
+    store.set_root(live_pin, [])
+    store.set_root(dead_pin, [])
+    store.set_root("cache-export", [])  # not a build's pin: never judged
+    store.snapshots_dir.mkdir(parents=True, exist_ok=True)
+    dead_dir = store.snapshots_dir / f"tmp-{ns}-{_dead_pid()}-{start}-00ff"
+    dead_dir.mkdir()
+    live_dir = scratch_dir(store.snapshots_dir)
+    store.gc()
+    pins = sorted(p.stem for p in store.roots_dir.glob("*.json"))
+    assert pins == sorted([live_pin, "cache-export"])
+    assert not dead_dir.exists()
+    assert live_dir.is_dir()

@@ -8,7 +8,10 @@ since boot; with the pid it names one process for the life of the machine).
 
 ``scratch_dir(root)`` makes such a dir (mode 0700) for the calling process.
 ``sweep_scratch(root)`` removes every ``tmp-*`` dir whose owner is gone and
-returns their names.  A dir is left alone when its owner is alive, when it
+returns their names.  ``owned_name(prefix)`` gives other per-process files
+(a build's gc pin, ``build-<owner>-<random>``) the same kind of name, and
+``owner_alive(name, prefix)`` judges them; ``Store.gc`` sweeps both.
+A dir is left alone when its owner is alive, when it
 was made in another PID namespace (its pid means nothing here), or when its
 name does not follow the pattern (not ours to judge).  The check and the
 removal are not atomic, but they need not be: a dead owner never comes back,
@@ -28,10 +31,11 @@ import secrets
 import shutil
 from pathlib import Path
 
-__all__ = ["owner_alive", "scratch_dir", "sweep_scratch"]
+__all__ = ["PIN_PREFIX", "owned_name", "owner_alive", "scratch_dir", "sweep_scratch"]
 
 PREFIX = "tmp-"
-_NAME = re.compile(r"tmp-(\d+)-(\d+)-(\d+)-[0-9a-f]+")
+PIN_PREFIX = "build-"  # a running build's gc pin: roots/build-<owner>-<random>.json
+_OWNER = r"(\d+)-(\d+)-(\d+)-[0-9a-f]+"
 
 
 def _pid_namespace() -> int:
@@ -50,20 +54,24 @@ def _start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
-def scratch_dir(root: Path) -> Path:
-    """A new, empty dir ``root/tmp-<owner>-<random>`` owned by this process."""
+def owned_name(prefix: str) -> str:
+    """``<prefix><pidns>-<pid>-<start>-<random>`` naming this process as owner."""
     pid = os.getpid()
     start = _start_time(pid)
     assert start is not None  # this process is alive
-    name = f"{PREFIX}{_pid_namespace()}-{pid}-{start}-{secrets.token_hex(4)}"
-    path = root / name
+    return f"{prefix}{_pid_namespace()}-{pid}-{start}-{secrets.token_hex(4)}"
+
+
+def scratch_dir(root: Path) -> Path:
+    """A new, empty dir ``root/tmp-<owner>-<random>`` owned by this process."""
+    path = root / owned_name(PREFIX)
     path.mkdir(mode=0o700)
     return path
 
 
-def owner_alive(name: str) -> bool:
-    """Whether the process that made the dir ``name`` may still be using it."""
-    match = _NAME.fullmatch(name)
+def owner_alive(name: str, prefix: str = PREFIX) -> bool:
+    """Whether the process that made ``name`` (``<prefix><owner>``) may still use it."""
+    match = re.fullmatch(re.escape(prefix) + _OWNER, name)
     if match is None:
         return True  # not our naming: never judged abandoned
     pidns, pid, start = (int(group) for group in match.groups())
