@@ -6,7 +6,7 @@ over the stage's current layers, archives the result with
 when set), and then renames the upper dir into the snapshot directory of
 the new chain ID, so the next step finds it without unpacking the blob
 again.  The upper dir is created inside the snapshots root (same file
-system) as a ``snapshot.scratch`` dir, like ``Snapshots``' own unpacking, so
+system) as a ``store.scratch`` dir, like ``Snapshots``' own unpacking, so
 the rename is atomic; if another build got there first, ours is thrown away.
 The scratch name says which process owns it: ``Layers.for_store``, called
 once at the start of every build, sweeps those whose owner is gone (a build

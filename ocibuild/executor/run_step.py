@@ -18,7 +18,7 @@ so this does too.
 Every temp dir is owned by an ``ExitStack`` inside the scratch dir
 ``commit_layer`` removes on failure, so a failed or interrupted RUN leaves
 nothing behind; after a SIGKILL the next build sweeps that scratch dir
-(``snapshot.scratch``).  ``Runtime.run`` is called from the calling thread,
+(``store.scratch``).  ``Runtime.run`` is called from the calling thread,
 which outlives the call, as the runtime's parent-death signal needs (see
 docs/design/006-sandbox.md).
 """
