@@ -8,13 +8,17 @@ as ``FROM`` in a build whose store starts empty.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import io
+import json
 import os
 import shutil
 import socket
 import subprocess
 import tarfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,34 +53,42 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
             pytest.fail(f"docker-registry exited with {proc.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
+                if response.status in (200, 401):
                     return
+        except urllib.error.HTTPError as err:
+            if err.code == 401:
+                return
         except OSError:
             time.sleep(0.1)
     pytest.fail("docker-registry did not become ready")
 
 
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``127.0.0.1:PORT`` of a running registry."""
+@contextlib.contextmanager
+def _serve(work: Path, extra_config: str = "") -> Iterator[str]:
+    """Run docker-registry with storage under ``work``; yields ``127.0.0.1:PORT``."""
     if not Path(REGISTRY_BIN).exists():
         unavailable(f"{REGISTRY_BIN} is not installed (Debian package docker-registry)")
-    work = tmp_path_factory.mktemp("registry")
     port = _free_port()
     config = work / "config.yml"
     config.write_text(
         "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {work / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+        f"    rootdirectory: {work / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n" + extra_config
     )
-    log = (work / "log").open("wb")
-    proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=log, stderr=log)
-    try:
-        _wait_ready(f"http://127.0.0.1:{port}/v2/", proc)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+    with (work / "log").open("wb") as log:
+        proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=log, stderr=log)
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}/v2/", proc)
+            yield f"127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a running registry without auth."""
+    with _serve(tmp_path_factory.mktemp("registry")) as address:
+        yield address
 
 
 def _rootfs_tar(extra: bytes = b"") -> io.BytesIO:
@@ -223,3 +235,42 @@ def test_from_a_registry_image_pulls_it_into_an_empty_store(registry: str, tmp_p
     assert child.manifest.layers == store.image(name).manifest.layers
     assert "BUILT=yes" in child.config.config.env
     assert result.manifest.digest == child.manifest_desc.digest
+
+
+def test_basic_auth_with_htpasswd(tmp_path: Path) -> None:
+    htpasswd = shutil.which("htpasswd")
+    if htpasswd is None:
+        unavailable("htpasswd (apache2-utils) is needed for a bcrypt password file")
+        return
+    work = tmp_path / "auth-registry"
+    work.mkdir()
+    subprocess.run(
+        [htpasswd, "-Bbc", str(work / "htpasswd"), "tester", "pa55word"],
+        check=True,
+        capture_output=True,
+    )
+    auth_config = f"auth:\n  htpasswd:\n    realm: test\n    path: {work / 'htpasswd'}\n"
+    with _serve(work, auth_config) as address:
+        name = f"{address}/private:1"
+        store = Store(tmp_path / "store")
+        _image(store, name, b"private")
+        ref = Reference.parse(name)
+        with pytest.raises(RegistryError) as info:
+            push(
+                store,
+                store.image(name),
+                ref,
+                connect(ref.domain, env={"DOCKER_CONFIG": "/nonexistent"}),
+            )
+        assert "HTTP 401 unauthorized" in str(info.value)
+
+        docker_config = tmp_path / "docker"
+        docker_config.mkdir()
+        secret = base64.b64encode(b"tester:pa55word").decode()
+        (docker_config / "config.json").write_text(
+            json.dumps({"auths": {address: {"auth": secret}}})
+        )
+        env = {"DOCKER_CONFIG": str(docker_config)}
+        pushed = push(store, store.image(name), ref, connect(ref.domain, env=env))
+        pulled = pull(Store(tmp_path / "other"), ref, connect(ref.domain, env=env))
+        assert pulled.top.digest == pushed.manifest.digest
