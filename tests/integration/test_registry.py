@@ -274,3 +274,19 @@ def test_basic_auth_with_htpasswd(tmp_path: Path) -> None:
         pushed = push(store, store.image(name), ref, connect(ref.domain, env=env))
         pulled = pull(Store(tmp_path / "other"), ref, connect(ref.domain, env=env))
         assert pulled.top.digest == pushed.manifest.digest
+
+
+def test_cli_push_and_pull(
+    registry: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ocibuild.cli import main
+
+    name = f"{registry}/cli:2"
+    _image(Store(tmp_path / "a"), name, b"cli")
+    assert main(["push", "--root", str(tmp_path / "a"), name]) == 0
+    pushed = capsys.readouterr().out
+    assert pushed.startswith("2: digest: sha256:")
+    assert main(["pull", "--root", str(tmp_path / "b"), name]) == 0
+    pulled = capsys.readouterr().out
+    assert pulled.splitlines() == [f"Digest: {pushed.split()[2]}", name]
+    assert Store(tmp_path / "b").resolve(name) is not None
