@@ -116,8 +116,14 @@ class Authenticator:
         self._credentials = credentials
         self._tokens: dict[tuple[str, str, str], str] = {}
 
-    def answer(self, challenge_header: str, scopes: tuple[str, ...]) -> str | None:
-        """The ``Authorization`` value to retry with, or None if we have nothing to offer."""
+    def answer(
+        self, challenge_header: str, scopes: tuple[str, ...], refused: str | None = None
+    ) -> str | None:
+        """The ``Authorization`` value to retry with, or None if we have nothing to offer.
+
+        ``refused`` is the value the registry just rejected: a cached token equal
+        to it (expired, or too narrow) is fetched again.
+        """
         challenge = Challenge.parse(challenge_header)
         if challenge.scheme == "basic":
             return self._credentials.basic() if self._credentials else None
@@ -125,7 +131,7 @@ class Authenticator:
             return None
         scope = " ".join(dict.fromkeys(s for s in (challenge.scope, *scopes) if s))
         key = (challenge.realm, challenge.service, scope)
-        if key not in self._tokens:
+        if key not in self._tokens or f"Bearer {self._tokens[key]}" == refused:
             self._tokens[key] = self._fetch_token(challenge, scope)
         return "Bearer " + self._tokens[key]
 

@@ -216,7 +216,8 @@ class RegistryClient:
         if response.status == 401:
             challenge = response.header("www-authenticate") or ""
             action = "pull" if method in ("GET", "HEAD") else "pull,push"
-            authorization = self._auth.answer(challenge, (f"repository:{repo}:{action}",))
+            scopes = (f"repository:{repo}:{action}",)
+            authorization = self._auth.answer(challenge, scopes, self._authorization)
             if authorization is not None:
                 response.close()
                 self._authorization = authorization

@@ -238,3 +238,22 @@ def test_loopback_registries_speak_plain_http() -> None:
     assert is_plain_http("[::1]:5000")
     assert not is_plain_http("registry.example:5000")
     assert is_plain_http("registry.example:5000", ["registry.example:5000"])
+
+
+def test_a_refused_token_is_fetched_again() -> None:
+    tokens = iter(["OLD", "NEW"])
+    valid = {"OLD"}
+
+    def handler(request: Request) -> tuple[int, dict[str, str], bytes]:
+        if request.url.startswith("https://auth.test/"):
+            return 200, {}, json.dumps({"access_token": next(tokens)}).encode()
+        sent = (request.header("Authorization") or "").removeprefix("Bearer ")
+        if sent not in valid:
+            return 401, {"WWW-Authenticate": 'Bearer realm="https://auth.test/t"'}, b""
+        return 200, {}, b""
+
+    client, _, _ = make_client(handler)
+    assert client.has_blob("repo", Digest.from_bytes(b"a"))
+    valid.clear()
+    valid.add("NEW")  # the old token expired
+    assert client.has_blob("repo", Digest.from_bytes(b"b"))
