@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ocibuild.errors import DockerfileError, SourceSpan, UserError, at
+from ocibuild.errors import DockerfileError, RegistryError, SourceSpan, UserError, at
 from ocibuild.executor.context import BuildContext
 from ocibuild.executor.named import open_named
 from ocibuild.executor.state import DEFAULT_PATH, StageState, empty_config, set_env
@@ -77,7 +77,11 @@ def _store_image(store: Store, name: str, platform: Platform | None) -> StoredIm
     from ocibuild.registry import connect, pull
 
     ref = Reference.parse(name)
-    result = pull(store, ref, connect(ref.domain), platform)
+    try:
+        result = pull(store, ref, connect(ref.domain), platform)
+    except RegistryError as err:
+        # Docker's wording: the image the user named comes first.
+        raise RegistryError(f"failed to resolve {ref.familiar()}: {err.message}") from None
     return store.image(result.top, platform)
 
 

@@ -257,3 +257,17 @@ def test_a_refused_token_is_fetched_again() -> None:
     valid.clear()
     valid.add("NEW")  # the old token expired
     assert client.has_blob("repo", Digest.from_bytes(b"b"))
+
+
+def test_offline_refuses_every_registry_but_loopback() -> None:
+    from ocibuild.errors import RegistryError
+    from ocibuild.registry.connect import connect
+
+    offline = {"OCIBUILD_OFFLINE": "1"}
+    with pytest.raises(RegistryError, match=r"registry-1\.docker\.io: not contacted"):
+        connect("docker.io", env=offline)
+    with pytest.raises(RegistryError, match=r"example\.com: not contacted"):
+        connect("example.com", env=offline)
+    assert connect("127.0.0.1:5000", env=offline).registry == "127.0.0.1:5000"
+    assert connect("localhost:5000", env=offline).registry == "localhost:5000"
+    assert connect("example.com", env={"OCIBUILD_OFFLINE": "0"}).registry == "example.com"
