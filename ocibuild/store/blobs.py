@@ -75,12 +75,12 @@ class BlobWriter:
         if expected is not None and expected != digest:
             self.abort()
             raise DigestMismatch(f"blob digest mismatch: expected {expected}, got {digest}")
-        self._file.flush()
-        os.fsync(self._file.fileno())
         target = blob_file(self._blobs_dir, digest)
-        if target.exists():
+        if target.exists():  # already stored: no need to sync a copy that is dropped
             self.abort()
         else:
+            self._file.flush()
+            os.fsync(self._file.fileno())
             target.parent.mkdir(parents=True, exist_ok=True)
             self._tmp_path.rename(target)
             self._file.close()
