@@ -6,12 +6,23 @@ Shared by the syscall wrappers in this package; holds no policy.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 __all__ = ["check", "libc"]
 
-libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+def _load() -> ctypes.CDLL:
+    # glibc's soname first: ctypes.util.find_library runs `ldconfig -p` in a
+    # subprocess (milliseconds on every start-up), so it is only the fallback.
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        from ctypes.util import find_library
+
+        return ctypes.CDLL(find_library("c"), use_errno=True)
+
+
+libc = _load()
 
 
 def check(result: int, what: str, *paths: str | bytes) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 
 from ocibuild._linux._libc import check, libc
 
@@ -81,6 +80,6 @@ def umount2(target: str | bytes | os.PathLike[str], flags: int = 0) -> None:
 
 def pivot_root(new_root: str | bytes, put_old: str | bytes) -> None:
     """``pivot_root(new_root, put_old)`` (no libc wrapper; raw syscall)."""
-    number = _SYS_PIVOT_ROOT[platform.machine()]
+    number = _SYS_PIVOT_ROOT[os.uname().machine]  # what platform.machine() returns
     new_b, old_b = os.fsencode(new_root), os.fsencode(put_old)
     check(libc.syscall(number, new_b, old_b), "pivot_root", new_b)

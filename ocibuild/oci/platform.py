@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _stdlib_platform
+import os
 import re
 import sys
 from dataclasses import dataclass, replace
@@ -81,7 +81,7 @@ class Platform:
     @classmethod
     def host(cls) -> Platform:
         """The platform this process runs on."""
-        machine = _stdlib_platform.machine().lower()
+        machine = os.uname().machine.lower()  # platform.machine(), without importing it
         os_name = "linux" if sys.platform.startswith("linux") else sys.platform
         match = re.fullmatch(r"armv(\d+)\w*", machine)
         if match:
