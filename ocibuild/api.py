@@ -26,11 +26,14 @@ if TYPE_CHECKING:
     from ocibuild.executor.context import BuildContext
     from ocibuild.executor.mounts import SecretSource
     from ocibuild.executor.options import BuildOptions, BuildResult, NetworkMode, RuntimeName
-    from ocibuild.oci import Platform
+    from ocibuild.oci import Platform, Reference
     from ocibuild.plan import BuildGraph
+    from ocibuild.registry import RegistryClient
     from ocibuild.store import Store
     from ocibuild.store.cache_export import CacheSpec
     from ocibuild.store.cache_prune import PruneReport
+
+    _Cache = tuple[CacheSpec, Reference | None, RegistryClient | None]
 
 __all__ = ["build", "open_store", "prune", "source_date_epoch_from"]
 
@@ -75,9 +78,11 @@ def build(
     ``runtime`` (builtin, runc, crun) and ``network`` (default/host, none);
     their output is fed to ``run_output`` as it comes (None: not shown).
     ``secrets`` are ``--secret`` values (``id=ID,src=PATH``, ``id=ID,env=VAR``)
-    or ``SecretSource``\ s.  ``cache_from`` (``type=local,src=DIR``) is
-    imported into the store's cache first; ``cache_to``
-    (``type=local,dest=DIR[,mode=min|max]``) is exported after the build.
+    or ``SecretSource``\ s.  ``cache_from`` (``type=local,src=DIR`` or
+    ``type=registry,ref=REF``; a missing REF imports nothing) is imported
+    into the store's cache first; ``cache_to``
+    (``type=local,dest=DIR`` or ``type=registry,ref=REF``, each with
+    ``[,mode=min|max]``) is exported after the build.
     ``no_cache`` builds without cache lookups (steps still recorded);
     ``no_cache_filter`` does so only for the stages it names.  ``jobs``
     stages at most are built at once (None: the CPU count).
@@ -132,28 +137,42 @@ def build(
 
 def _cache_specs(
     values: Sequence[str | CacheSpec], direction: Literal["to", "from"]
-) -> list[CacheSpec]:
+) -> list[_Cache]:
+    """Parse and check every spec, and connect to cache registries, before any work."""
+    from ocibuild.oci import Reference
+    from ocibuild.registry import connect
     from ocibuild.store.cache_export import check_supported, parse_cache_spec
 
     specs = [parse_cache_spec(v, direction=direction) if isinstance(v, str) else v for v in values]
+    caches: list[_Cache] = []
     for spec in specs:
-        check_supported(spec)  # before any work
-    return specs
+        check_supported(spec)
+        ref = Reference.parse(spec.ref) if spec.type == "registry" and spec.ref else None
+        caches.append((spec, ref, connect(ref.domain) if ref else None))
+    return caches
 
 
-def _import_caches(store: Store, specs: Sequence[CacheSpec]) -> None:
+def _import_caches(store: Store, caches: Sequence[_Cache]) -> None:
+    from ocibuild.registry.cache import pull_cache
     from ocibuild.store.cache_export import import_cache
 
-    for spec in specs:
-        import_cache(store, str(spec.path))
+    for spec, ref, client in caches:
+        if ref is not None and client is not None:
+            pull_cache(store, ref, client)  # a missing ref imports nothing
+        else:
+            import_cache(store, str(spec.path))
 
 
-def _export_caches(store: Store, result: BuildResult, specs: Sequence[CacheSpec]) -> None:
+def _export_caches(store: Store, result: BuildResult, caches: Sequence[_Cache]) -> None:
+    from ocibuild.registry.cache import push_cache
     from ocibuild.store.cache_export import export_cache, keys_for
 
-    for spec in specs:
+    for spec, ref, client in caches:
         keys = keys_for(spec, result.cache_keys, result.final_stage_cache_keys)
-        export_cache(store, keys, str(spec.path))
+        if ref is not None and client is not None:
+            push_cache(store, keys, ref, client)
+        else:
+            export_cache(store, keys, str(spec.path))
 
 
 def _runtime(name: str) -> RuntimeName:

@@ -9,6 +9,12 @@ alone.  Import checks every blob's digest and size before anything enters
 the store, copies blobs while pinning them, then inserts all records in one
 transaction, so a failed import leaves no records behind.  Which records a
 build used is the executor's business (``BuildResult.cache_keys``).
+
+The same manifest is what ``type=registry`` pushes and pulls: this module
+builds it (:func:`cache_payload`), reads it back (:func:`parse_cache`) and
+installs records (:func:`install_records`); the transfer over the network
+lives in :mod:`ocibuild.registry.cache`, since the store never imports the
+registry client.
 """
 
 from __future__ import annotations
@@ -17,18 +23,19 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
 from ocibuild.errors import StoreError, UserError
-from ocibuild.oci import Descriptor, Digest, Index, Manifest, canonical, mediatypes
+from ocibuild.oci import Descriptor, Digest, Index, Manifest, Reference, canonical, mediatypes
 from ocibuild.store._fs import FILE_MODE, fsync_dir, write_atomic
 from ocibuild.store.blobs import blob_file, open_verified
 from ocibuild.store.cache import CacheRecord
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from ocibuild.store import Store
 
@@ -36,12 +43,17 @@ __all__ = [
     "CACHE_MEDIA_TYPE",
     "CACHE_TAG",
     "CacheImportError",
+    "CachePayload",
     "CacheSpec",
     "CacheSpecError",
+    "ParsedCache",
+    "cache_payload",
     "check_supported",
     "export_cache",
     "import_cache",
+    "install_records",
     "keys_for",
+    "parse_cache",
     "parse_cache_spec",
 ]
 
@@ -85,7 +97,10 @@ def parse_cache_spec(text: str, *, direction: Literal["to", "from"]) -> CacheSpe
         raise CacheSpecError(f"invalid {flag} {text!r}: mode must be min or max")
     mode_ = cast("Literal['min', 'max']", mode)
     if kind == "registry":
-        return CacheSpec("registry", ref=fields.get("ref"), mode=mode_)
+        ref = fields.get("ref")
+        if not ref:
+            raise CacheSpecError(f"invalid {flag} {text!r}: ref=REF is required for type=registry")
+        return CacheSpec("registry", ref=ref, mode=mode_)
     if kind != "local":
         raise CacheSpecError(f"invalid {flag} {text!r}: type must be local or registry")
     path = fields.pop("dest" if direction == "to" else "src", None)
@@ -96,12 +111,39 @@ def parse_cache_spec(text: str, *, direction: Literal["to", "from"]) -> CacheSpe
 
 
 def check_supported(spec: CacheSpec) -> None:
-    """Refuse what cannot be done yet (before a build starts)."""
-    if spec.type == "registry":
-        raise CacheSpecError("cache type registry needs the registry client (not yet)")
+    """Refuse a spec that cannot work (before a build starts): a bad or digest ref."""
+    if spec.type != "registry":
+        return
+    try:
+        ref = Reference.parse(spec.ref or "")
+    except UserError as err:
+        raise CacheSpecError(f"invalid cache ref {spec.ref!r}: {err}") from None
+    if ref.digest is not None:
+        raise CacheSpecError(f"invalid cache ref {spec.ref!r}: name a tag, not a digest")
 
 
 # -- export ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CachePayload:
+    """The cache manifest of some records: its bytes, the records blob, the layers."""
+
+    manifest: bytes
+    records: bytes
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+    count: int
+
+
+def cache_payload(store: Store, keys: Iterable[str]) -> CachePayload:
+    """The cache manifest for the records of ``keys`` still in the db (deterministic)."""
+    records = sorted(store.cache.find(dict.fromkeys(keys)), key=lambda r: r.key)
+    layers = sorted({r.layer for r in records if r.layer is not None}, key=lambda d: str(d.digest))
+    body = canonical({"records": [_record_json(r) for r in records]})
+    config = Descriptor(CACHE_MEDIA_TYPE, Digest.from_bytes(body), len(body))
+    manifest = Manifest(config, tuple(layers)).to_json()
+    return CachePayload(manifest, body, config, tuple(layers), len(records))
 
 
 def export_cache(store: Store, keys: Iterable[str], dest: str | os.PathLike[str]) -> int:
@@ -109,17 +151,13 @@ def export_cache(store: Store, keys: Iterable[str], dest: str | os.PathLike[str]
     out = Path(dest)
     blobs = out / "blobs"
     (blobs / "sha256").mkdir(parents=True, exist_ok=True)
-    records = sorted(store.cache.find(dict.fromkeys(keys)), key=lambda r: r.key)
-    layers = sorted({r.layer for r in records if r.layer is not None}, key=lambda d: str(d.digest))
-    for layer in layers:
+    payload = cache_payload(store, keys)
+    for layer in payload.layers:
         _copy_out(store, layer, blobs, out)
-    body = canonical({"records": [_record_json(r) for r in records]})
-    config = _put_bytes(blobs, out, body, CACHE_MEDIA_TYPE)
-    manifest = _put_bytes(
-        blobs, out, Manifest(config, tuple(layers)).to_json(), mediatypes.OCI_MANIFEST
-    )
+    _put_bytes(blobs, out, payload.records, CACHE_MEDIA_TYPE)
+    manifest = _put_bytes(blobs, out, payload.manifest, mediatypes.OCI_MANIFEST)
     _write_index(out, manifest.with_annotations({mediatypes.REF_NAME_ANNOTATION: CACHE_TAG}))
-    return len(records)
+    return payload.count
 
 
 def _copy_out(store: Store, layer: Descriptor, blobs: Path, out: Path) -> None:
@@ -184,30 +222,65 @@ def _record_json(record: CacheRecord) -> dict[str, Any]:
 # -- import ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedCache:
+    """A cache manifest read back: its records and the layers they need."""
+
+    records: tuple[CacheRecord, ...]
+    layers: tuple[Descriptor, ...]
+
+
+def parse_cache(
+    manifest_json: bytes, records_of: Callable[[Descriptor], bytes], where: str
+) -> ParsedCache:
+    """Read a cache manifest; ``records_of`` returns the (verified) records blob."""
+    try:
+        manifest = Manifest.from_json(manifest_json)
+    except UserError as err:
+        raise CacheImportError(f"{where}: malformed cache manifest: {err}") from None
+    if manifest.config.media_type != CACHE_MEDIA_TYPE:
+        raise CacheImportError(f"{where}: {CACHE_TAG} is not an ocibuild cache")
+    records = _parse_records(records_of(manifest.config), where)
+    layers = {d.digest: d for d in manifest.layers}
+    needed = [layers[r.layer_digest] for r in records if r.layer_digest in layers]
+    if len(needed) != sum(1 for r in records if r.layer_digest is not None):
+        raise CacheImportError(f"{where}: a cache record names a layer the manifest lacks")
+    return ParsedCache(tuple(records), tuple({d.digest: d for d in needed}.values()))
+
+
+def install_records(
+    store: Store, cache: ParsedCache, copy_in: Callable[[Descriptor], None]
+) -> list[Descriptor]:
+    """Copy the layers ``store`` lacks with ``copy_in`` (pinned), then insert every record.
+
+    ``copy_in`` must publish only verified blobs.  The records go in one
+    transaction after every copy succeeded, so a failure inserts none.
+    Returns the layers that were copied.
+    """
+    missing = [d for d in cache.layers if not store.has_blob(d)]
+    root_name = f"cache-import-{os.getpid()}-{threading.get_ident()}"
+    store.set_root(root_name, missing)
+    try:
+        for layer in missing:
+            copy_in(layer)
+        store.cache.put_many(cache.records)
+    finally:
+        store.remove_root(root_name)
+    return missing
+
+
 def import_cache(store: Store, src: str | os.PathLike[str]) -> int:
     """Copy the records of the cache at ``src`` (and their layers) into ``store``."""
     root = Path(src)
     blobs = root / "blobs"
-    manifest = Manifest.from_json(_read_small(blobs, _cache_entry(root)))
-    if manifest.config.media_type != CACHE_MEDIA_TYPE:
-        raise CacheImportError(f"{root}: {CACHE_TAG} is not an ocibuild cache")
-    records = _parse_records(_read_small(blobs, manifest.config), root)
-    layers = {d.digest: d for d in manifest.layers}
-    needed = [layers[r.layer_digest] for r in records if r.layer_digest in layers]
-    if len(needed) != sum(1 for r in records if r.layer_digest is not None):
-        raise CacheImportError(f"{root}: a cache record names a layer the manifest lacks")
-    missing = list({d.digest: d for d in needed if not store.has_blob(d)}.values())
-    for layer in missing:
-        _verify(blobs, layer)
-    root_name = f"cache-import-{os.getpid()}"
-    store.set_root(root_name, missing)
-    try:
-        for layer in missing:
-            _copy_in(store, blobs, layer)
-        store.cache.put_many(records)
-    finally:
-        store.remove_root(root_name)
-    return len(records)
+    cache = parse_cache(
+        _read_small(blobs, _cache_entry(root)), lambda d: _read_small(blobs, d), str(root)
+    )
+    for layer in cache.layers:
+        if not store.has_blob(layer):
+            _verify(blobs, layer)  # every blob checked before any is copied
+    install_records(store, cache, lambda layer: _copy_in(store, blobs, layer))
+    return len(cache.records)
 
 
 def _cache_entry(root: Path) -> Descriptor:
@@ -252,11 +325,11 @@ def _copy_in(store: Store, blobs: Path, layer: Descriptor) -> None:
         writer.commit(layer.digest)
 
 
-def _parse_records(data: bytes, root: Path) -> list[CacheRecord]:
+def _parse_records(data: bytes, where: str) -> list[CacheRecord]:
     try:
         return [_record_from(obj) for obj in json.loads(data)["records"]]
     except (ValueError, KeyError, TypeError, UserError) as err:
-        raise CacheImportError(f"{root}: malformed cache records: {err}") from None
+        raise CacheImportError(f"{where}: malformed cache records: {err}") from None
 
 
 def _record_from(obj: dict[str, Any]) -> CacheRecord:

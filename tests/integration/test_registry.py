@@ -9,17 +9,12 @@ as ``FROM`` in a build whose store starts empty.
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,61 +28,16 @@ from ocibuild.registry.auth import Authenticator
 from ocibuild.registry.transport import HttpTransport
 from ocibuild.store import Store
 from tests.helpers.prereq import unavailable
+from tests.helpers.registry import serve
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-REGISTRY_BIN = "/usr/bin/docker-registry"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"docker-registry exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status in (200, 401):
-                    return
-        except urllib.error.HTTPError as err:
-            if err.code == 401:
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail("docker-registry did not become ready")
-
-
-@contextlib.contextmanager
-def _serve(work: Path, extra_config: str = "") -> Iterator[str]:
-    """Run docker-registry with storage under ``work``; yields ``127.0.0.1:PORT``."""
-    if not Path(REGISTRY_BIN).exists():
-        unavailable(f"{REGISTRY_BIN} is not installed (Debian package docker-registry)")
-    port = _free_port()
-    config = work / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {work / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n" + extra_config
-    )
-    with (work / "log").open("wb") as log:
-        proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=log, stderr=log)
-        try:
-            _wait_ready(f"http://127.0.0.1:{port}/v2/", proc)
-            yield f"127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``127.0.0.1:PORT`` of a running registry without auth."""
-    with _serve(tmp_path_factory.mktemp("registry")) as address:
+    with serve(tmp_path_factory.mktemp("registry")) as address:
         yield address
 
 
@@ -250,7 +200,7 @@ def test_basic_auth_with_htpasswd(tmp_path: Path) -> None:
         capture_output=True,
     )
     auth_config = f"auth:\n  htpasswd:\n    realm: test\n    path: {work / 'htpasswd'}\n"
-    with _serve(work, auth_config) as address:
+    with serve(work, auth_config) as address:
         name = f"{address}/private:1"
         store = Store(tmp_path / "store")
         _image(store, name, b"private")

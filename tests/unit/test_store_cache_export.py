@@ -10,6 +10,7 @@ import pytest
 
 from ocibuild import api
 from ocibuild.cli import main
+from ocibuild.errors import RegistryError
 from ocibuild.oci import Digest, Index, Manifest, mediatypes
 from ocibuild.store import Store
 from ocibuild.store.cache import CacheRecord
@@ -92,10 +93,15 @@ def test_parse_cache_spec_refuses(text: str, direction: str, message: str) -> No
         parse_cache_spec(text, direction=direction)  # type: ignore[arg-type]
 
 
-def test_registry_cache_is_refused_clearly() -> None:
+def test_registry_cache_specs_are_checked() -> None:
     check_supported(CacheSpec("local", path="/x"))
-    with pytest.raises(CacheSpecError, match=r"registry needs the registry client \(not yet\)"):
-        check_supported(parse_cache_spec("type=registry,ref=r/c", direction="to"))
+    check_supported(parse_cache_spec("type=registry,ref=localhost:5000/r/c:1", direction="to"))
+    with pytest.raises(CacheSpecError, match="ref=REF is required"):
+        parse_cache_spec("type=registry", direction="to")
+    with pytest.raises(CacheSpecError, match="invalid cache ref 'R/C'"):
+        check_supported(CacheSpec("registry", ref="R/C"))
+    with pytest.raises(CacheSpecError, match="name a tag, not a digest"):
+        check_supported(CacheSpec("registry", ref="r/c@sha256:" + "a" * 64))
 
 
 def test_keys_for_mode() -> None:
@@ -191,13 +197,19 @@ def _context(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("cache_to", "cache_from"),
-    [(["type=registry,ref=r/c"], []), ([], ["r/c:cache"]), (["type=local"], [])],
+    [(["type=registry"], []), ([], ["r/c:bad tag"]), (["type=local"], [])],
 )
 def test_build_refuses_bad_cache_specs_before_building(
     tmp_path: Path, cache_to: list[str], cache_from: list[str]
 ) -> None:
     with pytest.raises(CacheSpecError):
         api.build(tmp_path, root=tmp_path / "store", cache_to=cache_to, cache_from=cache_from)
+    assert not (tmp_path / "store").exists()
+
+
+def test_build_refuses_a_remote_cache_registry_offline_before_building(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="OCIBUILD_OFFLINE"):
+        api.build(tmp_path, root=tmp_path / "store", cache_to=["type=registry,ref=example.com/c"])
     assert not (tmp_path / "store").exists()
 
 
@@ -224,5 +236,5 @@ def test_cli_cache_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert (tmp_path / "out/index.json").is_file()
     argv = ["build", "--root", store, "--cache-from", f"src={tmp_path}/out", str(ctx)]
     assert main(argv) == 0
-    assert main(["build", "--root", store, "--cache-to", "type=registry,ref=x", str(ctx)]) == 1
-    assert "cache type registry needs the registry client (not yet)" in capsys.readouterr().err
+    assert main(["build", "--root", store, "--cache-to", "type=registry", str(ctx)]) == 1
+    assert "ref=REF is required for type=registry" in capsys.readouterr().err
