@@ -8,6 +8,7 @@
     connect.py    reference domain -> endpoint, plain HTTP or TLS, credentials
     pull.py       registry -> store (index kept, platform chosen, tag last)
     push.py       store -> registry (gzip layers, skip existing, manifest last)
+    cache.py      --cache-to/--cache-from type=registry (the cache manifest as an artifact)
 
 Why our own client and not oras-py's: docs/design/009-registry.md.
 """
