@@ -1,4 +1,5 @@
-"""Store and registry commands: images, tag, rmi, inspect, load, save, import, prune, pull, push.
+"""Store and registry commands: images, tag, rmi, inspect, load, save, import, prune,
+pull, push, login, logout.
 
 Each ``_add_*`` registers one subcommand and its handler; handlers turn
 arguments into calls on :class:`ocibuild.store.Store` and
@@ -218,6 +219,40 @@ def _cmd_push(ns: argparse.Namespace) -> Outcome:
     return Outcome(out=(f"{ref.tag}: digest: {desc.digest} size: {desc.size}",))
 
 
+def _cmd_login(ns: argparse.Namespace) -> Outcome:
+    from ocibuild.registry import Credentials, connect
+    from ocibuild.registry.auth import save_credentials
+
+    if ns.username is None:
+        raise UserError("login needs --username (interactive prompts are not supported)")
+    if ns.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif ns.password is not None:
+        password = ns.password
+    else:
+        raise UserError("login needs --password-stdin (or --password)")
+    if not password:
+        raise UserError("login: the password is empty")
+    credentials = Credentials(ns.username, password)
+    client = connect(ns.server, insecure=tuple(ns.insecure_registry), credentials=credentials)
+    client.ping()
+    path = save_credentials(ns.server, credentials)
+    warnings = [f"WARNING! Your password will be stored unencrypted in {path}."]
+    if not ns.password_stdin:
+        warnings.insert(
+            0, "WARNING! Using --password via the CLI is insecure. Use --password-stdin."
+        )
+    return Outcome(out=("Login Succeeded",), err=tuple(warnings))
+
+
+def _cmd_logout(ns: argparse.Namespace) -> Outcome:
+    from ocibuild.registry.auth import remove_credentials
+
+    if not remove_credentials(ns.server):
+        return Outcome(out=(f"Not logged in to {ns.server}",))
+    return Outcome(out=(f"Removing login credentials for {ns.server}",))
+
+
 # ----------------------------------------------------------------------- parsers
 
 
@@ -344,6 +379,24 @@ def _add_push(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_cmd_push)
 
 
+def _add_login(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("login", parents=[parent], help="check and store registry credentials")
+    p.add_argument("server", metavar="SERVER", help="the registry's HOST[:PORT]")
+    p.add_argument("-u", "--username", metavar="USER", help="the user name")
+    p.add_argument("-p", "--password", metavar="PASSWORD", help="the password (insecure)")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    _add_registry_flags(p)
+    p.set_defaults(handler=_cmd_login)
+
+
+def _add_logout(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("logout", parents=[parent], help="forget a registry's credentials")
+    p.add_argument("server", metavar="SERVER", help="the registry's HOST[:PORT]")
+    p.set_defaults(handler=_cmd_logout)
+
+
 PARSERS: tuple[Callable[[SubParsers, argparse.ArgumentParser], None], ...] = (
     _add_images,
     _add_tag,
@@ -355,7 +408,22 @@ PARSERS: tuple[Callable[[SubParsers, argparse.ArgumentParser], None], ...] = (
     _add_prune,
     _add_pull,
     _add_push,
+    _add_login,
+    _add_logout,
 )
 COMMANDS = frozenset(
-    {"images", "tag", "rmi", "inspect", "load", "save", "import", "prune", "pull", "push"}
+    {
+        "images",
+        "tag",
+        "rmi",
+        "inspect",
+        "load",
+        "save",
+        "import",
+        "prune",
+        "pull",
+        "push",
+        "login",
+        "logout",
+    }
 )

@@ -2,7 +2,9 @@
 
 Credentials come from Docker's ``config.json`` (``$DOCKER_CONFIG/config.json``
 or ``~/.docker/config.json``), whose ``auths`` entries hold base64
-``user:password``; we read the file ourselves because oras-py's
+``user:password``; :func:`save_credentials` and :func:`remove_credentials`
+(``ocibuild login``/``logout``) rewrite it atomically, mode 0600, keeping
+every other key.  We read the file ourselves because oras-py's
 ``load_configs`` ignores ``$DOCKER_CONFIG`` and always merges the home file.
 From oras-py we take the ``WWW-Authenticate`` parser and the Basic encoding
 (``oras.auth.utils``).  :class:`Authenticator` answers a 401 challenge with a
@@ -28,7 +30,15 @@ if TYPE_CHECKING:
 
     from ocibuild.registry.transport import Transport
 
-__all__ = ["Authenticator", "Credentials", "config_path", "load_credentials"]
+__all__ = [
+    "Authenticator",
+    "Credentials",
+    "config_key",
+    "config_path",
+    "load_credentials",
+    "remove_credentials",
+    "save_credentials",
+]
 
 _DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io")
 
@@ -71,6 +81,76 @@ def load_credentials(host: str, env: Mapping[str, str] | None = None) -> Credent
         if isinstance(entry, dict) and entry.get("auth"):
             return _decode(str(entry["auth"]), path, key)
     return None
+
+
+def config_key(host: str) -> str:
+    """The ``auths`` key ``login`` writes for ``host`` (Docker Hub's is its v1 URL)."""
+    return _DOCKER_HUB_KEYS[0] if host in ("docker.io", *_DOCKER_HUB_KEYS) else host
+
+
+def save_credentials(
+    host: str, credentials: Credentials, env: Mapping[str, str] | None = None
+) -> Path:
+    """Store ``credentials`` as ``auths[host].auth`` in config.json; returns the file."""
+    path = config_path(env)
+    config = _read_config(path)
+    auths = config.get("auths")
+    auths = auths if isinstance(auths, dict) else {}
+    secret = f"{credentials.username}:{credentials.password}".encode()
+    entry = auths.get(config_key(host))
+    entry = dict(entry) if isinstance(entry, dict) else {}
+    entry["auth"] = base64.b64encode(secret).decode()
+    auths[config_key(host)] = entry
+    config["auths"] = auths
+    _write_config(path, config)
+    return path
+
+
+def remove_credentials(host: str, env: Mapping[str, str] | None = None) -> bool:
+    """Drop every ``auths`` entry for ``host``; False if there was none."""
+    path = config_path(env)
+    if not path.exists():
+        return False
+    config = _read_config(path)
+    auths = config.get("auths")
+    if not isinstance(auths, dict):
+        return False
+    keys = [k for k in dict.fromkeys((config_key(host), *_keys_for(host))) if k in auths]
+    if not keys:
+        return False
+    for key in keys:
+        del auths[key]
+    _write_config(path, config)
+    return True
+
+
+def _read_config(path: Path) -> dict[str, object]:
+    try:
+        config = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as err:
+        raise RegistryError(f"cannot read {path}: {type(err).__name__}") from None
+    if not isinstance(config, dict):
+        raise RegistryError(f"cannot read {path}: not a JSON object")
+    return config
+
+
+def _write_config(path: Path, config: Mapping[str, object]) -> None:
+    """Write to a 0600 temp file in the same directory, fsync, rename over ``path``."""
+    data = (json.dumps(config, indent="\t") + "\n").encode()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise RegistryError(f"cannot write {path}: {err.strerror}") from None
 
 
 def _keys_for(host: str) -> tuple[str, ...]:

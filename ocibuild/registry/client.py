@@ -6,7 +6,8 @@ verified digest), streams blobs into :meth:`Store.writer` (digest and size
 checked before the blob is published), pushes blobs by a monolithic PUT when
 small or POST + PATCH chunks + PUT otherwise, tries a cross-repository mount
 when the source repository is known, and retries transient failures (5xx,
-429, connection errors) a bounded number of times with backoff.  A 401 is
+429, connection errors) a bounded number of times with backoff (or the
+``Retry-After`` the registry asked for, up to a minute).  A 401 is
 answered once through :class:`~ocibuild.registry.auth.Authenticator`.
 Errors are :class:`RegistryError`: one line naming registry, repository and
 HTTP status.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass, replace
@@ -85,6 +87,10 @@ class RegistryClient:
         self._backoff = backoff
         self._sleep = sleep
         self._chunk = chunk_size
+
+    def ping(self) -> None:
+        """``GET /v2/`` with our credentials: returns if the registry accepts them."""
+        self._call("", "GET", self._base, ok=(200,)).close()
 
     # -- manifests -------------------------------------------------------------
 
@@ -216,7 +222,7 @@ class RegistryClient:
         if response.status == 401:
             challenge = response.header("www-authenticate") or ""
             action = "pull" if method in ("GET", "HEAD") else "pull,push"
-            scopes = (f"repository:{repo}:{action}",)
+            scopes = (f"repository:{repo}:{action}",) if repo else ()
             authorization = self._auth.answer(challenge, scopes, self._authorization)
             if authorization is not None:
                 response.close()
@@ -230,14 +236,20 @@ class RegistryClient:
         """Send ``request``, again after 5xx, 429 or connection errors (bounded, backoff)."""
         body = request.body
         rewind = body.tell() if body is not None and not isinstance(body, bytes) else None
+        wait: float | None = None
         for attempt in range(self._attempts):
             if attempt:
-                self._sleep(self._backoff * 2 ** (attempt - 1))
+                self._sleep(wait if wait is not None else self._backoff * 2 ** (attempt - 1))
             if rewind is not None:
                 body.seek(rewind)  # type: ignore[union-attr]
             auth = (("Authorization", self._authorization),) if self._authorization else ()
             try:
                 response = self._transport(replace(request, headers=(*request.headers, *auth)))
+            except ssl.SSLCertVerificationError as err:  # retrying will not help
+                raise RegistryError(
+                    f"{self._where(repo)}: TLS certificate not trusted: {err.verify_message}"
+                    f" (put its CA in certs.d/{self.registry}/ca.crt)"
+                ) from None
             except (OSError, http.client.HTTPException) as err:
                 if attempt + 1 == self._attempts:
                     raise RegistryError(
@@ -247,6 +259,7 @@ class RegistryClient:
             transient = response.status >= 500 or response.status == 429
             if not transient or attempt + 1 == self._attempts:
                 return response
+            wait = _retry_after(response.header("retry-after"))
             response.close()
         raise AssertionError("unreachable: attempts must be >= 1")
 
@@ -259,14 +272,15 @@ class RegistryClient:
             response.close()
         word = _STATUS_WORDS.get(response.status, "error")
         code = _error_code(body)
-        what = urllib.parse.urlsplit(url).path.partition(f"/{repo}/")[2] or url
+        path = urllib.parse.urlsplit(url).path
+        what = (path.partition(f"/{repo}/")[2] if repo else path) or url
         detail = f" ({code})" if code else ""
         return RegistryError(
             f"{self._where(repo)}: {method} {what}: HTTP {response.status} {word}{detail}"
         )
 
     def _where(self, repo: str) -> str:
-        return f"{self.registry}/{repo}"
+        return f"{self.registry}/{repo}" if repo else self.registry
 
 
 def _json_media_type(data: bytes) -> str:
@@ -276,6 +290,14 @@ def _json_media_type(data: bytes) -> str:
         return ""
     value = obj.get("mediaType") if isinstance(obj, dict) else None
     return value if isinstance(value, str) else ""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` of seconds, capped at a minute (dates are ignored)."""
+    try:
+        return min(max(float(value), 0.0), 60.0) if value else None
+    except ValueError:
+        return None
 
 
 def _error_code(body: bytes) -> str:
