@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 import shutil
 import stat
 from dataclasses import dataclass, field
@@ -133,8 +134,8 @@ def _flock(fd: int, wait: bool) -> bool:
 
 def _new_cache(path: Path, mount: CacheMount, inputs: MountInputs) -> None:
     """Make the cache dir atomically (seeded from ``from=`` if given), owned as asked."""
-    temp = path.with_name(f".{path.name}.new-{os.getpid()}")
-    shutil.rmtree(temp, ignore_errors=True)
+    # Unique per call: stages building in parallel threads share the pid.
+    temp = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
     if mount.from_ is not None:
         tree, keep_owner = inputs.tree(mount.from_)
         _copy_tree(tree, clean_inside(mount.source), temp, keep_owner)
