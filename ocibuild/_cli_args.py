@@ -67,6 +67,8 @@ class BuildArgs:
     cache_to: tuple[str, ...] = ()
     cache_from: tuple[str, ...] = ()
     jobs: int | None = None
+    push: bool = False
+    insecure_registries: tuple[str, ...] = ()
 
 
 def parse_build_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> BuildArgs:
@@ -103,6 +105,8 @@ def parse_build_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> Buil
         cache_to=tuple(ns.cache_to),
         cache_from=tuple(ns.cache_from),
         jobs=ns.jobs,
+        push=ns.push,
+        insecure_registries=tuple(ns.insecure_registry),
     )
 
 

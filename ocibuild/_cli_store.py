@@ -206,15 +206,15 @@ def _cmd_pull(ns: argparse.Namespace) -> Outcome:
 
 def _cmd_push(ns: argparse.Namespace) -> Outcome:
     from ocibuild.oci import Reference
-    from ocibuild.registry import connect, push
+    from ocibuild.registry import connect, push_stored
 
     store = _store(ns)
     ref = Reference.parse(ns.name)
     if ref.digest is not None:
         raise UserError(f"cannot push to a digest reference: {ns.name}")
-    image = store.image(find_image(store, ns.name))
+    found = find_image(store, ns.name)
     client = connect(ref.domain, insecure=tuple(ns.insecure_registry))
-    result = push(store, image, ref, client)
+    result = push_stored(store, found, ref, client)
     desc = result.manifest
     return Outcome(out=(f"{ref.tag}: digest: {desc.digest} size: {desc.size}",))
 
@@ -358,7 +358,7 @@ def _add_registry_flags(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="HOST[:PORT]",
-        help="use plain HTTP for this registry (loopback registries always use it)",
+        help="use plain HTTP for this registry (loopback ones use it unless in certs.d)",
     )
 
 
@@ -373,7 +373,9 @@ def _add_pull(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
 
 
 def _add_push(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("push", parents=[parent], help="copy an image to a registry")
+    p = sub.add_parser(
+        "push", parents=[parent], help="copy an image (or a whole image index) to a registry"
+    )
     p.add_argument("name", metavar="NAME[:TAG]", help="the stored image, named for its registry")
     _add_registry_flags(p)
     p.set_defaults(handler=_cmd_push)

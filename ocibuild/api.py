@@ -2,9 +2,10 @@
 
 Reads the Dockerfile, parses and plans it, opens the build context and the
 store, runs the executor, then does what the caller asked with the result:
-tags (under the store lock), outputs (:mod:`ocibuild.export`), ``--iidfile``
-and ``--metadata-file``.  Every decision about *how* to build belongs to the
-packages it calls; this module only passes values between them.
+tags (under the store lock), outputs (:mod:`ocibuild.export`), pushes
+(``--push``, ``type=registry``), ``--iidfile`` and ``--metadata-file``.
+Every decision about *how* to build belongs to the packages it calls; this
+module only passes values between them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from ocibuild.executor.options import BuildOptions, BuildResult, NetworkMode, RuntimeName
     from ocibuild.oci import Platform, Reference
     from ocibuild.plan import BuildGraph
-    from ocibuild.registry import RegistryClient
+    from ocibuild.registry import PushTarget, RegistryClient
     from ocibuild.store import Store
     from ocibuild.store.cache_export import CacheSpec
     from ocibuild.store.cache_prune import PruneReport
@@ -68,6 +69,8 @@ def build(
     cache_to: Sequence[str | CacheSpec] = (),
     cache_from: Sequence[str | CacheSpec] = (),
     jobs: int | None = None,
+    push: bool = False,
+    insecure_registries: Sequence[str] = (),
 ) -> BuildResult:
     r"""Build an image as ``docker build`` would and return the executor's result.
 
@@ -85,13 +88,17 @@ def build(
     ``[,mode=min|max]``) is exported after the build.
     ``no_cache`` builds without cache lookups (steps still recorded);
     ``no_cache_filter`` does so only for the stages it names.  ``jobs``
-    stages at most are built at once (None: the CPU count).
+    stages at most are built at once (None: the CPU count).  ``push`` (and
+    each ``type=registry[,name=REF]`` output) pushes the image under every
+    tag after the build; ``pull`` re-resolves image bases against their
+    registries; ``insecure_registries`` are spoken to over plain HTTP.
     """
     from ocibuild.executor.mounts import parse_secret
     from ocibuild.executor.options import BuildOptions
 
     specs = _check_outputs(outputs)
     refs = image_names(tags)  # a bad -t fails before any work
+    targets = _push_targets(specs, tags, push, insecure_registries)
     epoch = source_date_epoch
     if epoch is None:
         epoch = source_date_epoch_from(os.environ)
@@ -115,6 +122,7 @@ def build(
         run_output=run_output,
         secrets={s.id: s for s in (parse_secret(x) if isinstance(x, str) else x for x in secrets)},
         jobs=jobs,
+        insecure_registries=tuple(insecure_registries),
     )
     with _open_context(context, dockerfile, context_stream) as ctx:
         if dockerfile_text is None:
@@ -128,6 +136,7 @@ def build(
                 store.tag(ref.familiar(), result.manifest)
     for spec in specs:
         _write_output(store, result, spec, tags, compression, output_stream)
+    _push(store, result, targets)
     if iidfile is not None:
         _write_text(iidfile, str(result.config.digest))
     if metadata_file is not None:
@@ -258,11 +267,33 @@ def build_metadata(result: BuildResult, tags: Sequence[str]) -> str:
 def _check_outputs(outputs: Sequence[OutputSpec | str]) -> list[OutputSpec]:
     specs = [parse_output(o) if isinstance(o, str) else o for o in outputs]
     for spec in specs:
-        if spec.type == "registry" or (spec.type == "image" and spec.dest):
+        if spec.type == "image" and spec.dest:
             raise OutputError(f"output type={spec.type} is not supported yet")
     if sum(1 for s in specs if s.dest == "-") > 1:
         raise OutputError("only one output can be written to stdout")
     return specs
+
+
+def _push_targets(
+    specs: Sequence[OutputSpec], tags: Sequence[str], push: bool, insecure: Sequence[str]
+) -> list[PushTarget]:
+    """Where ``--push`` and ``type=registry`` outputs send the image (checked up front)."""
+    from ocibuild.registry import push_targets
+
+    names = list(tags) if push else []
+    for spec in specs:
+        if spec.type == "registry":
+            names.extend(spec.names or tags)
+    if (push or any(s.type == "registry" for s in specs)) and not names:
+        raise OutputError("pushing needs a name: give -t NAME or name=NAME")
+    return push_targets(names, tuple(insecure))
+
+
+def _push(store: Store, result: BuildResult, targets: Sequence[PushTarget]) -> None:
+    from ocibuild.registry import push
+
+    for target in targets:
+        push(store, result.image, target.ref, target.client)
 
 
 def _platform(text: str | None) -> Platform | None:

@@ -168,6 +168,8 @@ def _cmd_build(ns: argparse.Namespace) -> int:
         cache_to=args.cache_to,
         cache_from=args.cache_from,
         jobs=args.jobs,
+        push=args.push,
+        insecure_registries=args.insecure_registries,
     )
     if args.quiet:
         print(result.config.digest)
@@ -254,6 +256,14 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="do not use the build cache for this stage (repeatable)",
     )
     add("--pull", action="store_true", help="always fetch base images again")
+    add("--push", action="store_true", help="push the image under every -t after the build")
+    add(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="use plain HTTP for this registry (loopback ones use it unless in certs.d)",
+    )
     add(
         "--jobs",
         type=int,

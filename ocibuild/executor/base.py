@@ -1,5 +1,6 @@
 """The state a stage starts from: ``FROM scratch``, an earlier stage, a named
-context, or an image in the store, plus the base's ONBUILD triggers.
+context, or an image in the store (pulled when missing, or always with
+``--pull``), plus the base's ONBUILD triggers.
 
 Every base gets BuildKit's default ``PATH`` when its config has none.  The
 base's history and layers are kept; ARGs and "CMD set in this stage" start
@@ -20,7 +21,7 @@ from ocibuild.layer import LayerBlob
 from ocibuild.oci import Platform
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
 
     from ocibuild.dockerfile.instructions import Instruction
     from ocibuild.plan import Stage
@@ -44,8 +45,15 @@ def base_state(
     store: Store,
     contexts: Mapping[str, str],
     platform: Platform | None,
+    *,
+    pull: bool = False,
+    insecure: Collection[str] = (),
 ) -> StageState:
-    """The state ``stage`` starts from, before ONBUILD triggers."""
+    """The state ``stage`` starts from, before ONBUILD triggers.
+
+    ``pull`` resolves an image base against its registry even when the store
+    has it (``build --pull``); ``insecure`` registries are spoken to over HTTP.
+    """
     if stage.base_stage is not None:
         state = StageState(built[stage.base_stage].config, built[stage.base_stage].layers)
     elif stage.base.lower() == "scratch":
@@ -57,28 +65,32 @@ def base_state(
             raise UserError(f"build context {stage.base!r} is a directory, not an image")
         state = image_state(found)
     else:
-        state = image_state(_store_image(store, stage.base, platform))
+        state = image_state(_store_image(store, stage.base, platform, pull, insecure))
     env = state.config.config.env
     if not any(item.partition("=")[0] == "PATH" for item in env):
         state = state.with_config(env=set_env(env, "PATH", DEFAULT_PATH))
     return state
 
 
-def _store_image(store: Store, name: str, platform: Platform | None) -> StoredImage:
-    """The stored image ``name``; pulled from its registry first when the store lacks it."""
+def _store_image(
+    store: Store, name: str, platform: Platform | None, always: bool, insecure: Collection[str]
+) -> StoredImage:
+    """The stored image ``name``; pulled from its registry first when the store
+    lacks it, or always when ``always`` (offline, that is an error, as for docker)."""
     from ocibuild.store import ImageNotFoundError
 
-    try:
-        return store.image(name, platform)
-    except ImageNotFoundError:
-        if store.resolve(name) is not None:
-            raise  # present, but not for this platform: a pull would not help
+    if not always:
+        try:
+            return store.image(name, platform)
+        except ImageNotFoundError:
+            if store.resolve(name) is not None:
+                raise  # present, but not for this platform: a pull would not help
     from ocibuild.oci import Reference
     from ocibuild.registry import connect, pull
 
     ref = Reference.parse(name)
     try:
-        result = pull(store, ref, connect(ref.domain), platform)
+        result = pull(store, ref, connect(ref.domain, insecure=insecure), platform)
     except RegistryError as err:
         # Docker's wording: the image the user named comes first.
         raise RegistryError(f"failed to resolve {ref.familiar()}: {err.message}") from None

@@ -172,7 +172,15 @@ def _run_stage(
 ) -> StageState:
     graph, layers, options = walk.graph, walk.layers, walk.options
     platform = stage.platform or graph.target_platform or options.target_platform
-    state = base_state(stage, built, layers.store, options.build_contexts, platform)
+    state = base_state(
+        stage,
+        built,
+        layers.store,
+        options.build_contexts,
+        platform,
+        pull=options.pull,
+        insecure=options.insecure_registries,
+    )
     state = start_stage(state, stage, built)
     state, triggers = onbuild_triggers(state, graph.escape, stage.span)
     sources = Sources(walk.context, _stage_names(graph, built), options.build_contexts, platform)

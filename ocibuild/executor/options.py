@@ -38,8 +38,9 @@ class BuildOptions:
     ``source_date_epoch`` fixes ``created`` and clamps new files' mtimes.
     ``no_cache`` stops build-cache lookups (steps still run and are
     recorded); ``no_cache_filter`` does so for the stages named (or numbered)
-    there; ``pull`` and ``progress`` are accepted for the callers' sake (the
-    executor never pulls yet).
+    there; ``pull`` resolves every image base against its registry even
+    when the store has it (``insecure_registries`` are spoken to over plain
+    HTTP); ``progress`` is accepted for the callers' sake.
     ``runtime`` runs RUN steps (``builtin`` needs nothing installed);
     ``network`` is RUN's default network (``RUN --network`` overrides it);
     ``run_output`` receives RUN output chunks as they come (None: only the
@@ -63,6 +64,7 @@ class BuildOptions:
     run_output: Callable[[bytes], None] | None = None
     secrets: Mapping[str, SecretSource] = field(default_factory=dict)
     jobs: int | None = None
+    insecure_registries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,14 @@ if TYPE_CHECKING:
 
     from ocibuild.store import Store, StoredImage
 
-__all__ = ["ArchiveImage", "write_archive", "write_docker_archive", "write_oci_archive"]
+__all__ = [
+    "ArchiveImage",
+    "ExportBlob",
+    "collect_blobs",
+    "write_archive",
+    "write_docker_archive",
+    "write_oci_archive",
+]
 
 CONTAINERD_NAME = "io.containerd.image.name"
 _UNCOMPRESSED = frozenset({mediatypes.OCI_LAYER, mediatypes.OCI_LAYER_NONDIST})
@@ -48,8 +55,8 @@ class ArchiveImage:
 
 
 @dataclass(frozen=True, slots=True)
-class _Blob:
-    """A blob to write: its descriptor and where its bytes come from."""
+class ExportBlob:
+    """A blob to write (or push): its descriptor and where its bytes come from."""
 
     descriptor: Descriptor
     data: bytes | None = None  # small documents held in memory
@@ -92,12 +99,12 @@ def write_archive(
 ) -> list[Descriptor]:
     """Write several images into one archive; returns their manifest descriptors."""
     with contextlib.ExitStack() as stack:
-        blobs: dict[Digest, _Blob] = {}
+        blobs: dict[Digest, ExportBlob] = {}
         index: list[dict[str, object]] = []
         docker_manifest: list[dict[str, object]] = []
         result: list[Descriptor] = []
         for item in images:
-            manifest = _collect(store, item.image, compression, blobs, stack)
+            manifest = collect_blobs(store, item.image, compression, blobs, stack)
             result.append(manifest)
             index.extend(_index_entries(manifest, item.names))
             if docker:
@@ -115,31 +122,35 @@ def write_archive(
         return result
 
 
-def _collect(
+def collect_blobs(
     store: Store,
     image: StoredImage,
     compression: str,
-    blobs: dict[Digest, _Blob],
+    blobs: dict[Digest, ExportBlob],
     stack: contextlib.ExitStack,
 ) -> Descriptor:
-    """Add the image's blobs to ``blobs``; return its (maybe rewritten) manifest descriptor."""
-    blobs.setdefault(image.config_desc.digest, _Blob(image.config_desc))
+    """Add the image's blobs to ``blobs``; return its (maybe rewritten) manifest descriptor.
+
+    Shared with :mod:`ocibuild.registry.push`, so an OCI export and a push
+    compress alike and give the same manifest digest.
+    """
+    blobs.setdefault(image.config_desc.digest, ExportBlob(image.config_desc))
     layers: list[Descriptor] = []
     for layer in image.manifest.layers:
         if compression == "none" or layer.media_type not in _UNCOMPRESSED:
-            blobs.setdefault(layer.digest, _Blob(layer))
+            blobs.setdefault(layer.digest, ExportBlob(layer))
             layers.append(layer)
             continue
         spool = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
         packed = _compress(store, layer, compression, spool)
-        blobs.setdefault(packed.digest, _Blob(packed, spool=spool))
+        blobs.setdefault(packed.digest, ExportBlob(packed, spool=spool))
         layers.append(packed)
     if layers == list(image.manifest.layers):
-        blobs.setdefault(image.manifest_desc.digest, _Blob(image.manifest_desc))
+        blobs.setdefault(image.manifest_desc.digest, ExportBlob(image.manifest_desc))
         return _plain(image.manifest_desc)
     data = replace(image.manifest, layers=tuple(layers)).to_json()
     desc = Descriptor(mediatypes.OCI_MANIFEST, Digest.from_bytes(data), len(data))
-    blobs.setdefault(desc.digest, _Blob(desc, data=data))
+    blobs.setdefault(desc.digest, ExportBlob(desc, data=data))
     return desc
 
 
@@ -181,7 +192,7 @@ def _blob_path(digest: Digest) -> str:
 
 
 def _write_tar(
-    store: Store, out: BinaryIO, blobs: dict[Digest, _Blob], docs: dict[str, bytes]
+    store: Store, out: BinaryIO, blobs: dict[Digest, ExportBlob], docs: dict[str, bytes]
 ) -> None:
     with TarSink(out) as tar:
         for digest in sorted(blobs):
