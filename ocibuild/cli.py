@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from ocibuild import _cli_store
+from ocibuild import _cli_registry, _cli_store
 from ocibuild._cli_args import BuildArgs, parse_build_args
 from ocibuild.errors import StoreError, UserError
 
@@ -202,7 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_build(sub)
-    for add in _cli_store.PARSERS:
+    for add in (*_cli_store.PARSERS, *_cli_registry.PARSERS):
         add(sub, _common_parent())
     return parser
 
@@ -332,7 +332,7 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
 
 
-_COMMANDS = frozenset({"build", *_cli_store.COMMANDS})
+_COMMANDS = frozenset({"build", *_cli_store.COMMANDS, *_cli_registry.COMMANDS})
 _TOP_FLAGS = frozenset({"-h", "--help", "--version"})
 
 
