@@ -199,12 +199,31 @@ def _parser() -> argparse.ArgumentParser:
         description="Build OCI images from Dockerfiles, without a daemon.",
         epilog="With no command, the arguments are those of `ocibuild build`.",
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show program's version number and exit"
+    )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_build(sub)
     for add in (*_cli_store.PARSERS, *_cli_registry.PARSERS):
         add(sub, _common_parent())
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when given: ``importlib.metadata`` costs ~20 ms a run."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[object] | None,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{PROG} {_version()}")
+        parser.exit()
 
 
 def _version() -> str:
