@@ -148,6 +148,8 @@ def _cache_specs(
     values: Sequence[str | CacheSpec], direction: Literal["to", "from"]
 ) -> list[_Cache]:
     """Parse and check every spec, and connect to cache registries, before any work."""
+    if not values:  # the usual build: no registry client (http, ssl) to import
+        return []
     from ocibuild.oci import Reference
     from ocibuild.registry import connect
     from ocibuild.store.cache_export import check_supported, parse_cache_spec
@@ -162,6 +164,8 @@ def _cache_specs(
 
 
 def _import_caches(store: Store, caches: Sequence[_Cache]) -> None:
+    if not caches:
+        return
     from ocibuild.registry.cache import pull_cache
     from ocibuild.store.cache_export import import_cache
 
@@ -173,6 +177,8 @@ def _import_caches(store: Store, caches: Sequence[_Cache]) -> None:
 
 
 def _export_caches(store: Store, result: BuildResult, caches: Sequence[_Cache]) -> None:
+    if not caches:
+        return
     from ocibuild.registry.cache import push_cache
     from ocibuild.store.cache_export import export_cache, keys_for
 
@@ -278,18 +284,22 @@ def _push_targets(
     specs: Sequence[OutputSpec], tags: Sequence[str], push: bool, insecure: Sequence[str]
 ) -> list[PushTarget]:
     """Where ``--push`` and ``type=registry`` outputs send the image (checked up front)."""
-    from ocibuild.registry import push_targets
-
     names = list(tags) if push else []
     for spec in specs:
         if spec.type == "registry":
             names.extend(spec.names or tags)
     if (push or any(s.type == "registry" for s in specs)) and not names:
         raise OutputError("pushing needs a name: give -t NAME or name=NAME")
+    if not names:  # no push: the registry client (http, ssl) is not imported
+        return []
+    from ocibuild.registry import push_targets
+
     return push_targets(names, tuple(insecure))
 
 
 def _push(store: Store, result: BuildResult, targets: Sequence[PushTarget]) -> None:
+    if not targets:
+        return
     from ocibuild.registry import push
 
     for target in targets:
