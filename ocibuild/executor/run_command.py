@@ -27,13 +27,13 @@ from ocibuild.dockerfile.heredoc import parse_heredoc_word
 from ocibuild.errors import UserError
 from ocibuild.executor.history import plain_list
 from ocibuild.executor.state import DEFAULT_PATH
-from ocibuild.sandbox import User
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ocibuild.dockerfile.instructions import Run
     from ocibuild.executor.state import StageState
+    from ocibuild.sandbox import User
 
 __all__ = [
     "PROXY_ARGS",
@@ -174,6 +174,8 @@ def _member_of(name: str, group: str | None) -> tuple[int, ...]:
 
 def run_user(spec: str, passwd: str | None, group: str | None) -> RunUser:
     """Resolve USER ``spec`` (``""`` is root) with the image's passwd/group text."""
+    from ocibuild.sandbox import User  # only a RUN that runs needs the sandbox's types
+
     user_word, sep, group_word = (spec or "0").partition(":")
     if not user_word or (sep and not group_word):
         raise UserError(f"invalid user/group specification {spec!r}")

@@ -44,16 +44,6 @@ from ocibuild.executor.run_command import (
     run_env,
     run_user,
 )
-from ocibuild.sandbox import (
-    DEFAULT_HOSTNAME,
-    BuiltinRuntime,
-    Mount,
-    Overlay,
-    RuncRuntime,
-    RunSpec,
-    write_bundle,
-)
-from ocibuild.snapshot.overlay import SANDBOX_MOUNTPOINTS, clean_upper
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -64,7 +54,7 @@ if TYPE_CHECKING:
     from ocibuild.executor.run_command import RunCommand
     from ocibuild.executor.state import StageState
     from ocibuild.executor.upper import Upper
-    from ocibuild.sandbox import Runtime
+    from ocibuild.sandbox import Mount, RunSpec, Runtime
 
 __all__ = ["RunContext", "run_step", "runtime_named"]
 
@@ -75,6 +65,10 @@ _HOST_RESOLV = Path("/etc/resolv.conf")
 
 def runtime_named(name: str) -> Runtime:
     """The runtime for ``--runtime``: ``builtin``, ``runc`` or ``crun``."""
+    # The sandbox is imported when used: a build whose steps are all cache
+    # hits never loads the bundle writer, the overlay helpers or ctypes.
+    from ocibuild.sandbox.runtime import BuiltinRuntime, RuncRuntime
+
     if name == "builtin":
         return BuiltinRuntime()
     if name in ("runc", "crun"):
@@ -141,6 +135,8 @@ def run_step(
     layers: Layers, state: StageState, instr: Run, ctx: RunContext, created: str
 ) -> StageState:
     """Run one expanded RUN; returns the state with its layer and history."""
+    from ocibuild.sandbox import RunSpec
+
     mounts = _check_supported(instr, ctx)
     command = run_command(instr, state.shell)
     view = layers.view(state.layers)
@@ -171,6 +167,9 @@ def _run_in(
     mounts: Sequence[RunMount] = (),
 ) -> None:
     """Run over an overlay the sandbox mounts; then drop its mount points from ``upper``."""
+    from ocibuild.sandbox import Overlay, write_bundle
+    from ocibuild.snapshot.overlay import SANDBOX_MOUNTPOINTS, clean_upper
+
     tmp = upper.parent
     tail = _Tail(ctx.output)
     with contextlib.ExitStack() as stack:
@@ -204,6 +203,8 @@ def _own_dir(stack: contextlib.ExitStack, path: Path) -> Path:
 
 def _with_files(spec: RunSpec, files: Path, command: RunCommand) -> RunSpec:
     """Write hosts, resolv.conf and the heredoc script; return the spec naming them."""
+    from ocibuild.sandbox import DEFAULT_HOSTNAME, Mount
+
     hosts = files / "hosts"
     hosts.write_text(hosts_text(DEFAULT_HOSTNAME))
     resolv = files / "resolv.conf"

@@ -9,23 +9,27 @@ mount namespace for every runtime.  See docs/design/006-sandbox.md.
 
 from __future__ import annotations
 
-from ocibuild.sandbox.runtime import (
-    BuiltinRuntime,
-    RuncRuntime,
-    Runtime,
-    SandboxError,
-    default_runtime,
-)
-from ocibuild.sandbox.spec import (
-    DEFAULT_CAPABILITIES,
-    DEFAULT_HOSTNAME,
-    Mount,
-    Overlay,
-    RunSpec,
-    User,
-    oci_config,
-    write_bundle,
-)
+import importlib as _importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from ocibuild.sandbox.runtime import (
+        BuiltinRuntime,
+        RuncRuntime,
+        Runtime,
+        SandboxError,
+        default_runtime,
+    )
+    from ocibuild.sandbox.spec import (
+        DEFAULT_CAPABILITIES,
+        DEFAULT_HOSTNAME,
+        Mount,
+        Overlay,
+        RunSpec,
+        User,
+        oci_config,
+        write_bundle,
+    )
 
 __all__ = [
     "DEFAULT_CAPABILITIES",
@@ -42,3 +46,35 @@ __all__ = [
     "oci_config",
     "write_bundle",
 ]
+
+# Names are imported on first use: every build asks for a runtime, but only a
+# RUN that runs needs the spec, the bundle writer and the helpers.
+_MODULES = {
+    "BuiltinRuntime": "ocibuild.sandbox.runtime",
+    "DEFAULT_CAPABILITIES": "ocibuild.sandbox.spec",
+    "DEFAULT_HOSTNAME": "ocibuild.sandbox.spec",
+    "Mount": "ocibuild.sandbox.spec",
+    "Overlay": "ocibuild.sandbox.spec",
+    "RunSpec": "ocibuild.sandbox.spec",
+    "RuncRuntime": "ocibuild.sandbox.runtime",
+    "Runtime": "ocibuild.sandbox.runtime",
+    "SandboxError": "ocibuild.sandbox.runtime",
+    "User": "ocibuild.sandbox.spec",
+    "default_runtime": "ocibuild.sandbox.runtime",
+    "oci_config": "ocibuild.sandbox.spec",
+    "write_bundle": "ocibuild.sandbox.spec",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import a public name's module on first use (PEP 562)."""
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
