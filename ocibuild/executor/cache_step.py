@@ -54,20 +54,41 @@ class StepCache:
     """How one stage uses the cache: the db, whether to look up, the time source.
 
     ``lookup`` is False under ``--no-cache`` and for stages named by
-    ``--no-cache-filter``; their steps still run and are recorded.
+    ``--no-cache-filter``; their steps still run and are recorded.  With a
+    ``used`` list, a hit's key is appended to it instead of its record's
+    ``last_used`` being written at once (the caller touches them all in one
+    transaction: ``CacheDB.touch``).
     """
 
     db: CacheDB | None
     lookup: bool = True
     epoch: int | None = None
     clock: Callable[[], float] = field(default=_now)
+    used: list[str] | None = field(default=None, compare=False)
 
     @classmethod
-    def for_stage(cls, db: CacheDB | None, options: BuildOptions, stage: Stage) -> StepCache:
+    def for_stage(
+        cls,
+        db: CacheDB | None,
+        options: BuildOptions,
+        stage: Stage,
+        used: list[str] | None = None,
+    ) -> StepCache:
         filtered = {name.lower() for name in options.no_cache_filter}
         names = {str(stage.index), *([stage.name.lower()] if stage.name else [])}
         lookup = not options.no_cache and not (filtered & names)
-        return cls(db, lookup, options.source_date_epoch)
+        return cls(db, lookup, options.source_date_epoch, used=used)
+
+    def get(self, key: str) -> CacheRecord | None:
+        """The record of ``key`` when looking up (else None); touched now or noted in ``used``."""
+        if not self.lookup or self.db is None:
+            return None
+        if self.used is None:
+            return self.db.get(key)
+        record = self.db.get(key, touch=False)
+        if record is not None:
+            self.used.append(key)
+        return record
 
     def now(self) -> str:
         """A layer step's ``created``: SOURCE_DATE_EPOCH, else the clock."""
@@ -104,7 +125,7 @@ def cached_step(
     key = key_for(parent, parts)
     if not layer_step(state, instr):
         return replace(handler(state, cache.config_created()), cache_key=key)
-    record = cache.db.get(str(key)) if cache.lookup and cache.db is not None else None
+    record = cache.get(str(key))
     if record is not None and record.layer is not None and record.diff_id is not None:
         return _reuse(state, instr, record, key, cache)
     new = handler(state, cache.now())

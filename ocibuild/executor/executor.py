@@ -26,26 +26,25 @@ from typing import TYPE_CHECKING
 
 from ocibuild.dockerfile.expand import expand_instruction
 from ocibuild.dockerfile.instructions import Add, Copy, From, Instruction, Run, Workdir
-from ocibuild.errors import DockerfileError, UserError, at
+from ocibuild.errors import DockerfileError, StoreError, UserError, at
 from ocibuild.executor.base import base_state, onbuild_triggers
 from ocibuild.executor.cache_step import StepCache, cached_step, image_created, start_stage
 from ocibuild.executor.cancel import CancelScope
 from ocibuild.executor.config_steps import apply_config_step
 from ocibuild.executor.copy_step import Sources, copy_step, workdir_step
 from ocibuild.executor.layers import Layers
-from ocibuild.executor.mount_setup import MountInputs
 from ocibuild.executor.options import BuildResult
-from ocibuild.executor.run_step import RunContext, run_step, runtime_named
 from ocibuild.executor.schedule import Schedule
 from ocibuild.executor.stage_output import SharedSink, StepOutput, step_label
 from ocibuild.executor.step_key import KeyInputs
 from ocibuild.store.scratch import PIN_PREFIX, owned_name
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from ocibuild.executor.context import BuildContext
     from ocibuild.executor.options import BuildOptions
+    from ocibuild.executor.run_step import RunContext
     from ocibuild.executor.state import StageState
     from ocibuild.oci import Descriptor
     from ocibuild.plan import BuildGraph, Stage
@@ -61,8 +60,8 @@ def execute(
     layers = Layers.for_store(store, options.source_date_epoch)
     schedule = Schedule.of(graph)
     _ = store.cache  # opened here, not raced for by the stage threads
-    with _pinned(store) as pin:
-        walk = _Walk(graph, layers, context, options, pin, schedule)
+    with _pinned(store) as pin, _touching(store) as used:
+        walk = _Walk(graph, layers, context, options, pin, schedule, used)
         built = walk.run(_jobs(options.jobs))
         final = _finish(built[graph.target], options)
         result = _store_image(store, final)
@@ -108,12 +107,27 @@ def _pinned(store: Store) -> Iterator[_Pin]:
         store.remove_root(name)
 
 
+@contextlib.contextmanager
+def _touching(store: Store) -> Iterator[list[str]]:
+    """The keys of the cache hits of the build, whose records' ``last_used``
+    are written in one transaction when it ends (also when it fails)."""
+    used: list[str] = []
+    try:
+        yield used
+    except BaseException:
+        with contextlib.suppress(StoreError):  # keep the build's own error
+            store.cache.touch(used)
+        raise
+    store.cache.touch(used)
+
+
 @dataclass(frozen=True, slots=True)
 class _Walk:
     """The needed stages, built in a thread pool as soon as their deps are.
 
     Only the coordinating thread (the caller's) updates ``built``; each stage
-    thread gets a copy holding the stages it waits for.  The first error
+    thread gets a copy holding the stages it waits for; stage threads add
+    their cache hits' keys to ``used``.  The first error
     cancels the rest (:mod:`ocibuild.executor.cancel`), waits for every
     stage thread to unwind, and is raised.
     """
@@ -124,6 +138,7 @@ class _Walk:
     options: BuildOptions
     pin: _Pin
     schedule: Schedule
+    used: list[str]
     scope: CancelScope = field(default_factory=CancelScope)
 
     def run(self, jobs: int) -> dict[int, StageState]:
@@ -184,14 +199,15 @@ def _run_stage(
     state = start_stage(state, stage, built)
     state, triggers = onbuild_triggers(state, graph.escape, stage.span)
     sources = Sources(walk.context, _stage_names(graph, built), options.build_contexts, platform)
-    run = _run_context(options, sources, layers, walk.scope)
-    cache = StepCache.for_stage(layers.store.cache, options, stage)
+    run = _StageRun(options, sources, layers, walk.scope)
+    inputs = KeyInputs(layers, sources, layers.store.cache, options.network, layers.clamp_mtime)
+    cache = StepCache.for_stage(layers.store.cache, options, stage, walk.used)
     steps = (*triggers, *stage.instructions)
     for number, instr in enumerate(steps, 1):
         walk.scope.check()
         before = len(state.layers)
-        with at(instr.span), _step_output(run, shared, stage, number, len(steps)) as step_run:
-            state = _step(graph, state, instr, layers, sources, step_run, cache)
+        with at(instr.span), _step_output(shared, stage, number, len(steps)) as out:
+            state = _step(graph, state, instr, inputs, run.bind(out), cache)
         if len(state.layers) != before:
             walk.pin(stage.index, state)
     walk.pin(stage.index, state)
@@ -200,22 +216,55 @@ def _run_stage(
 
 @contextlib.contextmanager
 def _step_output(
-    run: RunContext, shared: SharedSink | None, stage: Stage, number: int, steps: int
-) -> Iterator[RunContext]:
-    """``run``, its output prefixed with the step when stages run at once."""
+    shared: SharedSink | None, stage: Stage, number: int, steps: int
+) -> Iterator[StepOutput | None]:
+    """The step's output, prefixed with the step, when stages run at once (else None)."""
     if shared is None:
-        yield run
+        yield None
         return
     out = StepOutput(shared, step_label(stage.name, stage.index, number, steps))
     try:
-        yield replace(run, output=out)
+        yield out
     finally:
         out.close()
+
+
+class _StageRun:
+    """A stage's :class:`RunContext`, made when its first RUN misses the cache.
+
+    A build whose RUNs are all cache hits never imports the RUN machinery,
+    makes a runtime or the ``RUN --mount`` inputs.  Used by one stage thread.
+    """
+
+    __slots__ = ("_layers", "_made", "_options", "_scope", "_sources")
+
+    def __init__(
+        self, options: BuildOptions, sources: Sources, layers: Layers, scope: CancelScope
+    ) -> None:
+        self._options, self._sources, self._layers, self._scope = options, sources, layers, scope
+        self._made: RunContext | None = None
+
+    def bind(self, out: StepOutput | None) -> Callable[[], RunContext]:
+        """What a RUN step calls for its context, with ``out`` as output when given."""
+
+        def context() -> RunContext:
+            run = self._context()
+            return run if out is None else replace(run, output=out)
+
+        return context
+
+    def _context(self) -> RunContext:
+        if self._made is None:
+            self._made = _run_context(self._options, self._sources, self._layers, self._scope)
+        return self._made
 
 
 def _run_context(
     options: BuildOptions, sources: Sources, layers: Layers, scope: CancelScope
 ) -> RunContext:
+    from ocibuild.executor.mount_setup import MountInputs
+    from ocibuild.executor.run_step import RunContext, runtime_named
+
     runtime = scope.runtime(runtime_named(options.runtime))
     mounts = MountInputs(
         functools.partial(sources.tree, layers), layers.store.meta_dir, options.secrets
@@ -240,19 +289,21 @@ def _step(
     graph: BuildGraph,
     state: StageState,
     instr: Instruction,
-    layers: Layers,
-    sources: Sources,
-    run: RunContext,
+    inputs: KeyInputs,
+    run: Callable[[], RunContext],
     cache: StepCache,
 ) -> StageState:
     """One instruction: expand its words, then run it through the build cache
     (:mod:`ocibuild.executor.cache_step`) with its kind's handler."""
     expanded = expand_instruction(instr, state.expansion_env, graph.escape)
+    layers, sources = inputs.layers, inputs.sources
 
     def handler(state: StageState, created: str) -> StageState:
         match expanded:
             case Run():
-                return run_step(layers, state, expanded, run, created)
+                from ocibuild.executor.run_step import run_step
+
+                return run_step(layers, state, expanded, run(), created)
             case From():
                 raise DockerfileError("FROM inside a stage")
             case Copy() | Add():
@@ -262,7 +313,6 @@ def _step(
             case _:
                 return apply_config_step(state, expanded, created, graph.resolve_arg)
 
-    inputs = KeyInputs(layers, sources, layers.store.cache, run.network, layers.clamp_mtime)
     return cached_step(state, expanded, handler, inputs, cache)
 
 

@@ -194,11 +194,13 @@ class CacheDB:
 
     # -- records ---------------------------------------------------------------
 
-    def get(self, key: str | Digest) -> CacheRecord | None:
+    def get(self, key: str | Digest, *, touch: bool = True) -> CacheRecord | None:
         """The record for ``key`` (its ``last_used`` set to now), or ``None``.
 
         A record whose layer blob is missing from the store is deleted and
-        is a miss.
+        is a miss.  With ``touch=False`` the record is returned as stored and
+        the caller is to :meth:`touch` it later (a build does all its hits
+        in one transaction at the end).
         """
         conn = self._conn()
         with _errors(self.path):
@@ -210,10 +212,24 @@ class CacheDB:
         if record.layer_digest is not None and not self._blob_present(record.layer_digest):
             self.delete((record.key,))
             return None
-        now = time.time()
-        with _errors(self.path), _transaction(conn):
-            conn.execute("UPDATE records SET last_used=? WHERE key=?", (now, record.key))
+        if not touch:
+            return record
+        now = self.touch((record.key,))
         return replace(record, last_used=now)
+
+    def touch(self, keys: Iterable[str | Digest]) -> float:
+        """Set the ``last_used`` of the records of ``keys`` to now, in one transaction.
+
+        Returns the time written; keys without a record are ignored.
+        """
+        now = time.time()
+        rows = [(now, str(key)) for key in dict.fromkeys(keys)]
+        if not rows:
+            return now
+        conn = self._conn()
+        with _errors(self.path), _transaction(conn):
+            conn.executemany("UPDATE records SET last_used=? WHERE key=?", rows)
+        return now
 
     def _blob_present(self, digest: Digest) -> bool:
         return self._has_blob is None or self._has_blob(digest)

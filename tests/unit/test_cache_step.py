@@ -23,9 +23,11 @@ class FakeDB:
     def __init__(self) -> None:
         self.records: dict[str, CacheRecord] = {}
         self.gets = 0
+        self.touched = 0
 
-    def get(self, key: str) -> CacheRecord | None:
+    def get(self, key: str, *, touch: bool = True) -> CacheRecord | None:
         self.gets += 1
+        self.touched += touch
         return self.records.get(key)
 
     def put(self, record: CacheRecord) -> None:
@@ -145,3 +147,22 @@ def test_image_created_takes_the_newest_own_layer() -> None:
     assert image_created(state, 0).config.created == "1970-01-01T00:00:00Z"
     none = replace(state, config=replace(state.config, history=history[:2]))
     assert image_created(none, None, clock=lambda: 5.0).config.created == format_timestamp(5.0)
+
+
+def test_with_a_used_list_hits_are_noted_not_touched() -> None:
+    db, handler, used = FakeDB(), Handler(), list[str]()
+    noted = StepCache(cast("CacheDB", db), clock=lambda: 100.0, used=used)
+    first = cached_step(start(), instr("WORKDIR /w"), handler, INPUTS, noted)
+    assert used == []  # a miss is recorded, not noted
+    second = cached_step(start(), instr("WORKDIR /w"), handler, INPUTS, noted)
+    assert handler.calls == 1
+    assert used == [str(first.cache_key)] == list(second.step_keys)
+    assert (db.gets, db.touched) == (2, 0)
+    cached_step(start(), instr("WORKDIR /w"), handler, INPUTS, cache(db))
+    assert (db.gets, db.touched) == (3, 1)
+    assert (
+        StepCache.for_stage(
+            None, BuildOptions(), plan(parse("FROM scratch\n")).stages[0], used
+        ).used
+        is used
+    )

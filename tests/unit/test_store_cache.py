@@ -282,3 +282,18 @@ def test_stat_lookup_reads_one_directory(store: Store, tmp_path: Path) -> None:
     store.cache.stat_put(inside + "x", st, "5" * 64)
     assert lookup(inside + "x", st) is None  # a snapshot of one query
     assert store.cache.stat_lookup("/ctx")(inside + "x", st) == "5" * 64
+
+
+def test_get_without_touch_then_touch_in_one_go(store: Store) -> None:
+    one = _record(store, "one", b"layer one", used=100.0)
+    two = _record(store, "two", b"layer two", used=100.0)
+    store.cache.put_many((one, two))
+    got = store.cache.get("one", touch=False)
+    assert got is not None
+    assert got.last_used == 100.0
+    assert {r.last_used for r in store.cache.records()} == {100.0}
+    before = time.time()
+    now = store.cache.touch(["one", "two", "one", "missing"])
+    assert now >= before
+    assert {r.key: r.last_used for r in store.cache.records()} == {"one": now, "two": now}
+    assert store.cache.touch([]) > 0
