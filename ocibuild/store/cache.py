@@ -155,15 +155,17 @@ class CacheDB:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _errors(self.path):
+        # One thread at a time: threads opening a new file at once race to
+        # switch it to WAL, and sqlite answers the loser "database is locked"
+        # at once, without waiting (seen with parallel stages, a fresh store).
+        with self._guard, _errors(self.path):
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
             )
+            self._all.append(conn)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._migrate(conn)
-        with self._guard:
-            self._all.append(conn)
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:

@@ -297,3 +297,32 @@ def test_get_without_touch_then_touch_in_one_go(store: Store) -> None:
     assert now >= before
     assert {r.key: r.last_used for r in store.cache.records()} == {"one": now, "two": now}
     assert store.cache.touch([]) > 0
+
+
+def test_threads_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+    import threading
+
+    for round_ in range(30):
+        db = CacheDB(tmp_path / f"cache-{round_}.db")
+        start, errors = threading.Barrier(6), list[BaseException]()
+
+        def use(
+            n: int,
+            db: CacheDB = db,
+            start: threading.Barrier = start,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            start.wait()
+            try:
+                db.get(f"k{n}")
+                db.put(CacheRecord(key=f"k{n}", created_by="RUN x"))
+            except BaseException as err:
+                errors.append(err)
+
+        threads = [threading.Thread(target=use, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        db.close()
+        assert errors == []
