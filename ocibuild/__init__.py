@@ -8,9 +8,9 @@ does not pay for the parser, the store or zstandard).
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
 
+from ocibuild._lazy import lazy_names as _lazy_names
 from ocibuild.errors import (
     ContextError,
     DigestMismatch,
@@ -43,15 +43,4 @@ __all__ = [
 
 _LAZY = {"BuildResult": "ocibuild.executor.options", "build": "ocibuild.api"}
 
-
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ocibuild' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY, __all__)

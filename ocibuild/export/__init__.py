@@ -13,8 +13,9 @@ blob storage and refs to :mod:`ocibuild.store`.
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
+
+from ocibuild._lazy import lazy_names as _lazy_names
 
 if _typing.TYPE_CHECKING:
     from ocibuild.export.archive import (
@@ -75,16 +76,4 @@ _MODULES = {
     "write_rootfs_tar": "ocibuild.export.local",
 }
 
-
-def __getattr__(name: str) -> object:
-    """Import a public name's module on first use (PEP 562)."""
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_names(__name__, _MODULES, __all__)

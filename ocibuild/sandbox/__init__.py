@@ -9,8 +9,9 @@ mount namespace for every runtime.  See docs/design/006-sandbox.md.
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
+
+from ocibuild._lazy import lazy_names as _lazy_names
 
 if _typing.TYPE_CHECKING:
     from ocibuild.sandbox.runtime import (
@@ -65,16 +66,4 @@ _MODULES = {
     "write_bundle": "ocibuild.sandbox.spec",
 }
 
-
-def __getattr__(name: str) -> object:
-    """Import a public name's module on first use (PEP 562)."""
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_names(__name__, _MODULES, __all__)
