@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.helpers.prereq import unavailable
+from helpers.prereq import unavailable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

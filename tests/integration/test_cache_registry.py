@@ -8,65 +8,25 @@ save/load, as in test_cache_shared.py) imports it: same image, no RUN ran.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.request
-import uuid
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers.cache_builds import build_with_output, copy_base, two_stage_context
+from helpers.registry import serve
 
-from ocibuild import api
 from ocibuild.oci import mediatypes
 from ocibuild.store.cache_export import CACHE_MEDIA_TYPE
-from tests.helpers.registry import serve
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
-
-    from ocibuild.executor.options import BuildResult
-
-DOCKERFILE = """\
-FROM busybox:latest AS build
-ENV NONCE={nonce}
-COPY a.txt /src/a.txt
-RUN date +%s%N > /src/t && echo ran-build
-
-FROM busybox:latest
-ENV NONCE={nonce}
-COPY --from=build /src /app
-RUN echo ran-final && cat /app/a.txt > /copy
-CMD ["sh"]
-"""
 
 
 @pytest.fixture(scope="module")
 def cache_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with serve(tmp_path_factory.mktemp("cache-registry")) as address:
         yield address
-
-
-def _build(ctx: Path, root: Path, **kwargs: object) -> tuple[BuildResult, str]:
-    out = bytearray()
-    result = api.build(ctx, root=root, run_output=out.extend, **kwargs)  # type: ignore[arg-type]
-    return result, out.decode()
-
-
-def _context(tmp_path: Path) -> Path:
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "a.txt").write_text("hello\n")
-    (ctx / "Dockerfile").write_text(DOCKERFILE.format(nonce=uuid.uuid4().hex))
-    return ctx
-
-
-def _load_base(src: Path, dst: Path, base: str, archive: Path) -> None:
-    for args in (
-        ["--root", str(src), "save", "-o", str(archive), base],
-        ["--root", str(dst), "load", "-i", str(archive)],
-    ):
-        subprocess.run([sys.executable, "-m", "ocibuild", *args], check=True, capture_output=True)
 
 
 @pytest.mark.root
@@ -78,9 +38,11 @@ def test_registry_cache_gives_full_hits_in_an_empty_store(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    ctx = _context(tmp_path)
+    ctx = two_stage_context(tmp_path)
     ref = f"{cache_registry}/cache/app:buildcache"
-    first, out = _build(ctx, ocibuild_root, cache_to=[f"type=registry,ref={ref},mode=max"])
+    first, out = build_with_output(
+        ctx, ocibuild_root, cache_to=[f"type=registry,ref={ref},mode=max"]
+    )
     assert "ran-build" in out
     assert "ran-final" in out
 
@@ -94,8 +56,8 @@ def test_registry_cache_gives_full_hits_in_an_empty_store(
     assert len(manifest["layers"]) >= 3  # COPY, RUN (build stage), COPY, RUN (final)
 
     other = tmp_path / "second-machine"
-    _load_base(ocibuild_root, other, ocibuild_base, tmp_path / "base.tar")
-    second, out = _build(ctx, other, cache_from=[f"type=registry,ref={ref}"])
+    copy_base(ocibuild_root, other, ocibuild_base, tmp_path / "base.tar")
+    second, out = build_with_output(ctx, other, cache_from=[f"type=registry,ref={ref}"])
     assert second.manifest.digest == first.manifest.digest
     assert out == ""  # every step of both stages hit: nothing ran
 
@@ -104,8 +66,8 @@ def test_registry_cache_gives_full_hits_in_an_empty_store(
 def test_missing_registry_cache_is_a_no_op(
     ocibuild_root: Path, ocibuild_base: str, cache_registry: str, tmp_path: Path
 ) -> None:
-    ctx = _context(tmp_path)
+    ctx = two_stage_context(tmp_path)
     missing = f"{cache_registry}/cache/never-pushed:nothing"
-    _, out = _build(ctx, ocibuild_root, cache_from=[f"type=registry,ref={missing}"])
+    _, out = build_with_output(ctx, ocibuild_root, cache_from=[f"type=registry,ref={missing}"])
     assert "ran-final" in out  # the build ran without cache and did not fail
     del ocibuild_base

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers.prereq import unavailable
+from helpers.registry import serve
 
 from ocibuild.errors import RegistryError
 from ocibuild.export import import_rootfs
@@ -27,8 +29,6 @@ from ocibuild.registry import RegistryClient, connect, pull, push
 from ocibuild.registry.auth import Authenticator
 from ocibuild.registry.transport import HttpTransport
 from ocibuild.store import Store
-from tests.helpers.prereq import unavailable
-from tests.helpers.registry import serve
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

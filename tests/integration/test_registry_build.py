@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers.prereq import unavailable
+from helpers.registry import serve
 
 from ocibuild.api import build
 from ocibuild.errors import RegistryError
@@ -19,8 +21,6 @@ from ocibuild.export import import_rootfs
 from ocibuild.oci import Descriptor, Index, Manifest, Platform, Reference, mediatypes
 from ocibuild.registry import connect, pull, push
 from ocibuild.store import Store
-from tests.helpers.prereq import unavailable
-from tests.helpers.registry import serve
 from tests.integration.test_registry import _image, _rootfs_tar
 
 if TYPE_CHECKING:

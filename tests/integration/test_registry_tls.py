@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers.prereq import unavailable
+from helpers.registry import REGISTRY_BIN, serve
 
 from ocibuild.errors import RegistryError
 from ocibuild.oci import Reference
 from ocibuild.registry import connect, pull, push
 from ocibuild.store import Store
-from tests.helpers.prereq import unavailable
-from tests.helpers.registry import REGISTRY_BIN, serve
 from tests.integration.test_registry import _image
 
 if TYPE_CHECKING:
