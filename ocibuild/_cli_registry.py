@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from ocibuild._cli_store import Outcome, _store, find_image
+from ocibuild._cli_store import Outcome, find_image, store_of
 from ocibuild.errors import UserError
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def _cmd_pull(ns: argparse.Namespace) -> Outcome:
     from ocibuild.oci import Platform, Reference
     from ocibuild.registry import connect, pull
 
-    store = _store(ns)
+    store = store_of(ns)
     ref = Reference.parse(ns.name)
     client = connect(ref.domain, insecure=tuple(ns.insecure_registry))
     platform = Platform.parse(ns.platform) if ns.platform else None
@@ -38,7 +38,7 @@ def _cmd_push(ns: argparse.Namespace) -> Outcome:
     from ocibuild.oci import Reference
     from ocibuild.registry import connect, push_stored
 
-    store = _store(ns)
+    store = store_of(ns)
     ref = Reference.parse(ns.name)
     if ref.digest is not None:
         raise UserError(f"cannot push to a digest reference: {ns.name}")

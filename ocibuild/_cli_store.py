@@ -44,7 +44,7 @@ class NoSuchImageError(UserError):
     """A name or ID matches no image in the store."""
 
 
-def _store(ns: argparse.Namespace) -> Store:
+def store_of(ns: argparse.Namespace) -> Store:
     from ocibuild.api import open_store
 
     return open_store(ns.root or os.environ.get("OCIBUILD_ROOT") or None)
@@ -62,7 +62,7 @@ def find_image(store: Store, name: str) -> Descriptor:
 
 
 def _cmd_images(ns: argparse.Namespace) -> Outcome:
-    rows = fmt.image_rows(_store(ns))
+    rows = fmt.image_rows(store_of(ns))
     if ns.quiet:
         return Outcome(out=tuple(dict.fromkeys(r.image_id for r in rows)))
     return Outcome(out=(fmt.table(fmt.IMAGE_HEADERS, [r.cells() for r in rows]),))
@@ -71,7 +71,7 @@ def _cmd_images(ns: argparse.Namespace) -> Outcome:
 def _cmd_tag(ns: argparse.Namespace) -> Outcome:
     from ocibuild.oci import Reference
 
-    store = _store(ns)
+    store = store_of(ns)
     target = Reference.parse(ns.target).familiar()
     with store.lock():
         store.tag(target, find_image(store, ns.source))
@@ -79,7 +79,7 @@ def _cmd_tag(ns: argparse.Namespace) -> Outcome:
 
 
 def _cmd_rmi(ns: argparse.Namespace) -> Outcome:
-    store = _store(ns)
+    store = store_of(ns)
     out: list[str] = []
     err: list[str] = []
     with store.lock():
@@ -95,7 +95,7 @@ def _cmd_rmi(ns: argparse.Namespace) -> Outcome:
 
 
 def _cmd_inspect(ns: argparse.Namespace) -> Outcome:
-    store = _store(ns)
+    store = store_of(ns)
     found: list[dict[str, object]] = []
     err: list[str] = []
     for name in ns.names:
@@ -109,7 +109,7 @@ def _cmd_inspect(ns: argparse.Namespace) -> Outcome:
 def _cmd_load(ns: argparse.Namespace) -> Outcome:
     from ocibuild.export import load_archive
 
-    store = _store(ns)
+    store = store_of(ns)
     if ns.input in (None, "-"):
         loaded = load_archive(store, sys.stdin.buffer)
     else:
@@ -135,7 +135,7 @@ def _open_input(path: str) -> BinaryIO:
 def _cmd_save(ns: argparse.Namespace) -> Outcome:
     from ocibuild.export import ArchiveImage, write_archive
 
-    store = _store(ns)
+    store = store_of(ns)
     to_stdout = ns.output in (None, "-")
     if to_stdout and sys.stdout.isatty():
         raise UserError("cowardly refusing to save to a terminal; use -o or redirect stdout")
@@ -155,7 +155,7 @@ def _cmd_import(ns: argparse.Namespace) -> Outcome:
     from ocibuild.export import import_rootfs
     from ocibuild.oci import Platform, Reference
 
-    store = _store(ns)
+    store = store_of(ns)
     ref = Reference.parse(ns.name).familiar() if ns.name else None
     platform = Platform.parse(ns.platform) if ns.platform else None
     with contextlib.ExitStack() as stack:
