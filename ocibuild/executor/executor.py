@@ -1,7 +1,7 @@
 """The executor: walks the planned stages and turns each step into state.
 
 :func:`execute` reads like its table of contents: the needed stages are
-built in a thread pool, each as soon as the stages it waits for are built
+built in threads, each as soon as the stages it waits for are built
 (:mod:`ocibuild.executor.schedule`; at most ``BuildOptions.jobs`` at once;
 the first error cancels the rest, :mod:`ocibuild.executor.cancel`).  For
 each stage: find the base, run the base's ONBUILD triggers and then the stage's own
@@ -20,10 +20,9 @@ import contextlib
 import functools
 import os
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from ocibuild._record import field, record, replace
 from ocibuild.dockerfile.expand import expand_instruction
 from ocibuild.dockerfile.instructions import Add, Copy, From, Instruction, Run, Workdir
 from ocibuild.errors import DockerfileError, StoreError, UserError, at
@@ -36,11 +35,12 @@ from ocibuild.executor.layers import Layers
 from ocibuild.executor.options import BuildResult
 from ocibuild.executor.schedule import Schedule
 from ocibuild.executor.stage_output import SharedSink, StepOutput, step_label
+from ocibuild.executor.stage_threads import StageThreads
 from ocibuild.executor.step_key import KeyInputs
 from ocibuild.store.scratch import PIN_PREFIX, owned_name
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator
 
     from ocibuild.executor.context import BuildContext
     from ocibuild.executor.options import BuildOptions
@@ -121,9 +121,9 @@ def _touching(store: Store) -> Iterator[list[str]]:
     store.cache.touch(used)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Walk:
-    """The needed stages, built in a thread pool as soon as their deps are.
+    """The needed stages, built in threads as soon as their deps are.
 
     Only the coordinating thread (the caller's) updates ``built``; each stage
     thread gets a copy holding the stages it waits for; stage threads add
@@ -146,30 +146,21 @@ class _Walk:
         if self.options.run_output is not None and jobs > 1 and self.schedule.concurrent():
             shared = SharedSink(self.options.run_output)
         built: dict[int, StageState] = {}
-        running: dict[Future[StageState], int] = {}
-        with ThreadPoolExecutor(jobs, thread_name_prefix="ocibuild-stage") as pool:
-            try:
-                while len(built) < len(self.schedule.order):
-                    for index in self.schedule.ready(built.keys(), set(running.values())):
-                        deps = {i: built[i] for i in self.schedule.waits_for[index]}
-                        running[pool.submit(self._stage, index, deps, shared)] = index
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in sorted(done, key=running.__getitem__):
-                        built[running.pop(future)] = future.result()
-            except BaseException:
-                self._cancel(running)
-                raise
+        threads: StageThreads[StageState] = StageThreads()
+        try:
+            while len(built) < len(self.schedule.order):
+                for index in self.schedule.ready(built.keys(), threads.running()):
+                    if len(threads.running()) >= jobs:
+                        break
+                    deps = {i: built[i] for i in self.schedule.waits_for[index]}
+                    threads.start(index, functools.partial(self._stage, index, deps, shared))
+                index, state = threads.next()
+                built[index] = state
+        except BaseException:
+            self.scope.cancel()
+            threads.join(_STOP_POLL, self.scope.stop_runs)
+            raise
         return built
-
-    def _cancel(self, running: Mapping[Future[StageState], int]) -> None:
-        """Stop every other stage and wait until their threads have unwound."""
-        self.scope.cancel()
-        pending = set(running)
-        for future in pending:
-            future.cancel()
-        while pending:
-            pending = wait(pending, timeout=_STOP_POLL)[1]
-            self.scope.stop_runs()
 
     def _stage(
         self, index: int, deps: dict[int, StageState], shared: SharedSink | None
