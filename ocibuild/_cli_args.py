@@ -11,9 +11,9 @@ specs are parsed by :mod:`ocibuild.export.outputs`.  Mistakes raise
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record
 from ocibuild.errors import UserError
 from ocibuild.export.outputs import OutputSpec, parse_output
 
@@ -30,7 +30,7 @@ class UsageError(UserError):
     """A flag's value is malformed (``--build-arg =x``, ``--secret src=f``...)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SecretSpec:
     """One ``--secret``: its id and where its value comes from (a file or a variable)."""
 
@@ -39,7 +39,7 @@ class SecretSpec:
     env: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuildArgs:
     """Everything ``ocibuild build`` was asked for, checked and typed."""
 

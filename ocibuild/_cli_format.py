@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ocibuild._record import record
 from ocibuild.errors import UserError
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ _ID = re.compile(r"(sha256:)?[0-9a-f]{4,64}")
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImageRow:
     """One line of ``ocibuild images``."""
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ocibuild import _cli_format as fmt
+from ocibuild._record import record
 from ocibuild.errors import UserError
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["COMMANDS", "PARSERS", "NoSuchImageError", "Outcome", "find_image"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Outcome:
     """What a command wants shown: its exit status and lines for stdout and stderr."""
 

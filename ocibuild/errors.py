@@ -19,8 +19,9 @@ library never prints or exits: ``cli.py`` maps these to text and exit codes.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from ocibuild._record import record
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SourceSpan:
     """Where an instruction stands in its Dockerfile (1-based, inclusive)."""
 

@@ -21,9 +21,9 @@ import csv
 import io
 import json
 import unicodedata
-from dataclasses import replace
 from typing import TYPE_CHECKING, assert_never
 
+from ocibuild._record import replace
 from ocibuild.dockerfile import _shellpattern
 from ocibuild.dockerfile._shellpattern import LexError, trim_prefix, trim_suffix
 from ocibuild.dockerfile.instructions import (

@@ -15,7 +15,8 @@ by :mod:`ocibuild.dockerfile.syntax`.  The executor uses
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from ocibuild._record import record
 
 __all__ = ["HeredocWord", "chomp", "heredoc_words", "parse_heredoc_word"]
 
@@ -23,7 +24,7 @@ _HEREDOC = re.compile(r"(\d*)<<(-?)([^<]*)")
 _LEADING_TABS = re.compile(r"^\t+", re.MULTILINE)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HeredocWord:
     """What a ``<<NAME`` word says: the delimiter and how to treat the body."""
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record
 from ocibuild.errors import ContextError
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def _check_syntax(text: str, source: str) -> None:
         raise ContextError(f"invalid .dockerignore pattern {source!r}: syntax error")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IgnorePattern:
     """One cleaned pattern; ``exclusion`` is True for ``!`` lines."""
 
@@ -179,7 +179,7 @@ def _read_lines(text: str) -> list[str]:
     return patterns
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IgnoreRules:
     """The patterns of one .dockerignore, in order."""
 

@@ -12,8 +12,7 @@ continuations joined (used for history ``created_by`` and messages).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from ocibuild._record import field, record
 from ocibuild.errors import SourceSpan  # noqa: TC001 (dataclass fields need it at run time)
 
 __all__ = [
@@ -44,7 +43,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Heredoc:
     """A here-document attached to RUN, COPY or ADD.
 
@@ -60,7 +59,7 @@ class Heredoc:
     chomp: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Command:
     """The payload of RUN, CMD, ENTRYPOINT and HEALTHCHECK CMD.
 
@@ -74,7 +73,7 @@ class Command:
     shell_form: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyValue:
     """One ``key=value`` of ENV or LABEL, raw (quotes and ``$`` kept)."""
 
@@ -82,7 +81,7 @@ class KeyValue:
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ArgDecl:
     """One name of an ARG instruction; ``default`` is None when none is given."""
 
@@ -90,7 +89,7 @@ class ArgDecl:
     default: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class From:
     span: SourceSpan
     original: str
@@ -99,7 +98,7 @@ class From:
     platform: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Run:
     span: SourceSpan
     original: str
@@ -110,63 +109,63 @@ class Run:
     security: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Cmd:
     span: SourceSpan
     original: str
     command: Command
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Entrypoint:
     span: SourceSpan
     original: str
     command: Command
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Shell:
     span: SourceSpan
     original: str
     argv: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Label:
     span: SourceSpan
     original: str
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Maintainer:
     span: SourceSpan
     original: str
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Expose:
     span: SourceSpan
     original: str
     ports: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Env:
     span: SourceSpan
     original: str
     pairs: tuple[KeyValue, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Arg:
     span: SourceSpan
     original: str
     args: tuple[ArgDecl, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Copy:
     span: SourceSpan
     original: str
@@ -181,7 +180,7 @@ class Copy:
     exclude: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Add:
     span: SourceSpan
     original: str
@@ -197,28 +196,28 @@ class Add:
     unpack: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Volume:
     span: SourceSpan
     original: str
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class User:
     span: SourceSpan
     original: str
     user: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Workdir:
     span: SourceSpan
     original: str
     path: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Onbuild:
     """ONBUILD <trigger>: ``expression`` is the trigger's source text, stored in
     the image config's OnBuild list and parsed again in the child build."""
@@ -228,14 +227,14 @@ class Onbuild:
     expression: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Stopsignal:
     span: SourceSpan
     original: str
     signal: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Healthcheck:
     """HEALTHCHECK: ``test`` is Docker's form: ``("NONE",)``,
     ``("CMD", argv...)`` or ``("CMD-SHELL", command)``.  Durations are in
@@ -273,7 +272,7 @@ Instruction = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Dockerfile:
     """A parsed Dockerfile: its parser directives and its instructions in order.
 

@@ -23,8 +23,8 @@ instructions) belong to :mod:`ocibuild.dockerfile.parse`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
+from ocibuild._record import record, replace
 from ocibuild.dockerfile.heredoc import heredoc_words
 from ocibuild.dockerfile.instructions import Heredoc
 from ocibuild.dockerfile.words import (
@@ -45,7 +45,7 @@ _COMMAND_SPLIT = re.compile(r"[\t\v\f\r ]+")
 _HEREDOC_COMMANDS = frozenset({"add", "copy", "run"})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Node:
     """One instruction as the lexer sees it; words are raw.
 
@@ -67,7 +67,7 @@ class Node:
     child: Node | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Syntax:
     """The lexer's result: nodes in order, the escape character, the directives."""
 

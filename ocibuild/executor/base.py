@@ -10,9 +10,9 @@ themselves are parsed and returned so the executor runs them first.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ocibuild._record import replace
 from ocibuild.errors import DockerfileError, RegistryError, SourceSpan, UserError, at
 from ocibuild.executor.context import BuildContext
 from ocibuild.executor.named import open_named

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from ocibuild._record import field, record, replace
 from ocibuild.dockerfile.instructions import Workdir
 from ocibuild.executor.step_key import layer_step, stage_base, step_parts, workdir_path
 from ocibuild.layer import LayerBlob
@@ -49,7 +49,7 @@ def _now() -> float:
     return time.time()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepCache:
     """How one stage uses the cache: the db, whether to look up, the time source.
 

@@ -20,9 +20,10 @@ import contextlib
 import os
 import signal
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ocibuild._record import record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,7 +88,7 @@ class CancelScope:
             self._bundles.discard(bundle)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _ScopedRuntime:
     inner: Runtime
     scope: CancelScope

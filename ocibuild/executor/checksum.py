@@ -27,9 +27,9 @@ import json
 import os
 import stat
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from ocibuild._record import field, record
 from ocibuild.dockerfile.ignore import IgnoreRules
 from ocibuild.executor.context import BuildContext
 from ocibuild.executor.copy import match_all, target_path
@@ -100,7 +100,7 @@ def sources_checksum(
     return "sha256:" + walker.hasher.hexdigest()
 
 
-@dataclass
+@record(frozen=False)
 class _Walker:
     tree: SourceTree
     db: StatCache | None

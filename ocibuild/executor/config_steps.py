@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import assert_never
 
+from ocibuild._record import record, replace
 from ocibuild.dockerfile.instructions import (
     Arg,
     Cmd,
@@ -68,7 +68,7 @@ ArgResolver = Callable[[str, str | None], str | None]
 """``(name, expanded default) -> value in scope`` (build args, global ARGs)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Change:
     state: StageState
     created_by: str | None

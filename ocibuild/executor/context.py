@@ -15,10 +15,10 @@ from __future__ import annotations
 import stat
 import tempfile
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from ocibuild._record import field, record
 from ocibuild.dockerfile.ignore import IgnoreRules
 from ocibuild.errors import ContextError
 
@@ -59,7 +59,7 @@ def resolve_in_root(root: Path, path: str, follow_last: bool = True) -> str:
     return "/" + "/".join(done)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuildContext:
     """A context directory and the .dockerignore rules that filter it.
 

@@ -21,9 +21,9 @@ BuildKit's rules, checked against Docker 20.10's BuildKit:
 from __future__ import annotations
 
 import stat
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ocibuild._record import field, record
 from ocibuild.dockerfile.ignore import IgnoreRules
 from ocibuild.errors import ContextError, UserError
 from ocibuild.executor.sources import clean_inside, has_magic, match_sources
@@ -46,7 +46,7 @@ MULTI_SOURCE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CopyRequest:
     """One COPY: expanded words, ``dest`` absolute (trailing ``/`` kept)."""
 
@@ -59,7 +59,7 @@ class CopyRequest:
     exclude: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Source:
     """A matched source: its path in the tree and the word it came from."""
 
@@ -127,7 +127,7 @@ def _check_exists(tree: SourceTree, path: str) -> None:
         raise ContextError(f'"{path}" not found: not found') from None
 
 
-@dataclass
+@record(frozen=False)
 class _Copier:
     tree: SourceTree
     upper: Upper

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import posixpath
 import stat
-from dataclasses import dataclass, replace
 from io import BytesIO
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record, replace
 from ocibuild.dockerfile.heredoc import parse_heredoc_word
 from ocibuild.dockerfile.instructions import Add, Copy, Heredoc
 from ocibuild.errors import UserError
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 __all__ = ["Sources", "copy_step", "join_dest", "workdir_step"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Sources:
     """Where ``COPY --from`` may look: built stages by index/name, contexts, the store."""
 

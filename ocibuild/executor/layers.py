@@ -16,9 +16,9 @@ killed by SIGKILL), never one of a concurrent build.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record
 from ocibuild.executor.sources import ViewTree
 from ocibuild.executor.upper import Upper
 from ocibuild.layer import store_layer
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["Layers", "commit_layer"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Layers:
     """The store, its snapshots, and the mtime clamp: what a layer-making step needs."""
 

@@ -25,11 +25,11 @@ import os
 import secrets
 import shutil
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from ocibuild._record import field, record
 from ocibuild.errors import UserError
 from ocibuild.executor.mounts import (
     BindMount,
@@ -58,7 +58,7 @@ def _no_secrets() -> Mapping[str, SecretSource]:
     return {}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MountInputs:
     """What mounts read: ``tree(name)`` -> (tree, keep owners), the cache root, the secrets."""
 

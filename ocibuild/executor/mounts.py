@@ -23,9 +23,9 @@ take no ``env`` (20.10 rejects it).  :func:`parse_secret` reads the CLI's
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
 from typing import Literal
 
+from ocibuild._record import record
 from ocibuild.errors import UserError
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
 Sharing = Literal["shared", "private", "locked"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BindMount:
     """``source`` of ``from_`` (None: the context) at ``target``; ``rw`` writes are discarded."""
 
@@ -52,7 +52,7 @@ class BindMount:
     rw: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheMount:
     """A persistent directory ``id`` (default: the target) at ``target``."""
 
@@ -67,7 +67,7 @@ class CacheMount:
     gid: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TmpfsMount:
     """A fresh tmpfs at ``target``; ``size`` in bytes (None: the kernel's default)."""
 
@@ -75,7 +75,7 @@ class TmpfsMount:
     size: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SecretMount:
     """The secret ``id`` as a read-only file at ``target``."""
 
@@ -90,7 +90,7 @@ class SecretMount:
 RunMount = BindMount | CacheMount | TmpfsMount | SecretMount
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SecretSource:
     """Where a ``--secret`` comes from: a host file ``src`` or an environment variable ``env``."""
 

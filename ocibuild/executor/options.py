@@ -8,8 +8,9 @@ are kept as the raw values; :mod:`ocibuild.executor.base` interprets them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
+
+from ocibuild._record import field, record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -28,7 +29,7 @@ def _empty() -> Mapping[str, str]:
     return {}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuildOptions:
     """Options of one build.
 
@@ -67,7 +68,7 @@ class BuildOptions:
     insecure_registries: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuildResult:
     """The image a build made: its manifest and config descriptors and the stored image.
 

@@ -20,9 +20,9 @@ docs/design/005-executor.md, "RUN"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record
 from ocibuild.dockerfile.heredoc import parse_heredoc_word
 from ocibuild.errors import UserError
 from ocibuild.executor.history import plain_list
@@ -54,7 +54,7 @@ PROXY_ARGS = ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY")
 """Predefined build args BuildKit 20.10 passes to RUN (upper and lower case)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Script:
     """A heredoc with a shebang: written as ``SCRIPT_DIR/name`` (0755) and run."""
 
@@ -62,7 +62,7 @@ class Script:
     content: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunCommand:
     """The argv of a RUN, and the script file it needs mounted (if any)."""
 
@@ -70,7 +70,7 @@ class RunCommand:
     script: Script | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunUser:
     """The numeric identity of a RUN and the HOME it gets when ENV has none."""
 

@@ -28,10 +28,10 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from ocibuild._record import field, record, replace
 from ocibuild.errors import StepFailed, UserError
 from ocibuild.executor.layers import commit_layer
 from ocibuild.executor.mount_setup import MountInputs, parse_mounts, prepare_mounts
@@ -80,7 +80,7 @@ def _no_output(chunk: bytes) -> None:
     del chunk
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunContext:
     """Build-wide inputs of RUN steps: runtime, default network, build args, output sink.
 

@@ -10,8 +10,9 @@ only then).  Running the stages, threads and errors are the executor's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from ocibuild._record import record
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Set
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["Schedule"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Schedule:
     """The needed stages in build order and the needed stages each one waits for."""
 

@@ -9,9 +9,9 @@ handler needs (:class:`StepContext`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record, replace
 from ocibuild.executor.history import COMMENT
 from ocibuild.oci import ContainerConfig, HistoryEntry, ImageConfig
 
@@ -45,7 +45,7 @@ def set_env(env: tuple[str, ...], key: str, value: str) -> tuple[str, ...]:
     return (*items, entry)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StageState:
     """A stage after some of its steps.
 
@@ -95,7 +95,7 @@ class StageState:
 
     def with_config(self, **changes: object) -> StageState:
         """A copy whose container config has ``changes`` applied."""
-        container = replace(self.config.config, **changes)  # type: ignore[arg-type]
+        container = replace(self.config.config, **changes)
         return replace(self, config=replace(self.config, config=container))
 
     def with_history(self, created: str, created_by: str, *, empty_layer: bool) -> StageState:

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record
 from ocibuild.dockerfile.heredoc import parse_heredoc_word
 from ocibuild.dockerfile.instructions import Add, Copy, Run, Workdir
 from ocibuild.executor import add as add_mod
@@ -46,7 +46,7 @@ __all__ = ["KeyInputs", "Parts", "layer_step", "stage_base", "step_parts", "work
 Parts = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KeyInputs:
     """What key parts read besides the state: sources, store, stat cache, build flags."""
 

@@ -21,9 +21,9 @@ import io
 import os
 import shutil
 import stat
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
+from ocibuild._record import record
 from ocibuild.errors import UserError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ _NO_KERNEL_COPY = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Meta:
     """What to give a written entry: permission bits, owner, and mtime (ns; None: now)."""
 

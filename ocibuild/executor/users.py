@@ -9,14 +9,13 @@ is not found is an error (BuildKit's wording).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ocibuild._record import record
 from ocibuild.errors import UserError
 
 __all__ = ["Owner", "parse_group_file", "parse_passwd", "resolve_owner"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Owner:
     """Numeric owner of a file: ``uid`` and ``gid``."""
 

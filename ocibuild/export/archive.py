@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, BinaryIO
 
+from ocibuild._record import record, replace
 from ocibuild.export._tar import Destination, TarSink, atomic_output
 from ocibuild.export.names import image_names
 from ocibuild.oci import mediatypes
@@ -46,7 +46,7 @@ CONTAINERD_NAME = "io.containerd.image.name"
 _UNCOMPRESSED = frozenset({mediatypes.OCI_LAYER, mediatypes.OCI_LAYER_NONDIST})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ArchiveImage:
     """One image to put in an archive and the names (``name:tag``) to give it."""
 
@@ -54,7 +54,7 @@ class ArchiveImage:
     names: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExportBlob:
     """A blob to write (or push): its descriptor and where its bytes come from."""
 

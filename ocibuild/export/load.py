@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import re
 import tarfile
-from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
+from ocibuild._record import field, record
 from ocibuild.errors import DigestMismatch, UserError
 from ocibuild.export.archive import CONTAINERD_NAME
 from ocibuild.oci import mediatypes
@@ -49,7 +49,7 @@ class ArchiveError(UserError):
     """An image archive is malformed, incomplete or does not match its digests."""
 
 
-@dataclass
+@record(frozen=False)
 class _Contents:
     """What streaming the archive found: documents, and blobs by member name."""
 

@@ -9,8 +9,7 @@ refused by :func:`ocibuild.api.build` until pushing lands.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ocibuild._record import record
 from ocibuild.errors import UserError
 
 __all__ = ["OUTPUT_TYPES", "OutputError", "OutputSpec", "parse_output"]
@@ -24,7 +23,7 @@ class OutputError(UserError):
     """An ``--output`` spec is malformed or asks for something unsupported."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OutputSpec:
     """One output: ``type``, ``dest`` (a path, or ``-`` for stdout), extra ``names``
     for the archive's index and an optional per-output ``compression``."""

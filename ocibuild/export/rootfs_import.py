@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import posixpath
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, BinaryIO
 
+from ocibuild._record import replace
 from ocibuild.errors import UserError
 from ocibuild.oci import HistoryEntry, Manifest, Platform, format_timestamp, mediatypes
 

@@ -10,9 +10,9 @@ only needs the two methods described by :class:`LayerStore`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from ocibuild._record import record
 from ocibuild.layer.compress import Compression, compressor, decompressed
 from ocibuild.layer.tarwriter import write_layer
 from ocibuild.oci import Descriptor, Digest
@@ -50,7 +50,7 @@ class LayerStore(Protocol):
     def open_blob(self, digest: Digest) -> BinaryIO: ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LayerBlob:
     """A stored layer: its blob descriptor and the digest of its uncompressed tar."""
 

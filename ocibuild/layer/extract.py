@@ -28,10 +28,10 @@ import errno
 import os
 import shutil
 import stat
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 from ocibuild._linux.xattr import set_xattr
+from ocibuild._record import record
 from ocibuild.layer.errors import LayerError
 from ocibuild.layer.tarwriter import OPAQUE_XATTR, is_whiteout, keep_xattr
 
@@ -96,7 +96,7 @@ def apply_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> None:
         os.close(root_fd)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _DirMeta:
     mode: int
     mtime_ns: int

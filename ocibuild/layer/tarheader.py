@@ -17,7 +17,7 @@ containerd use) as closely as is useful:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ocibuild._record import record
 
 __all__ = [
     "BLOCK",
@@ -43,7 +43,7 @@ _NAME_SIZE = 100
 _PREFIX_SIZE = 155
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TarEntry:
     """Everything ocibuild records about one archive member."""
 
@@ -106,7 +106,7 @@ def encode_header(entry: TarEntry) -> bytes:
     return _pax_blocks(entry.name, records) + block
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Fields:
     name: bytes
     mode: int

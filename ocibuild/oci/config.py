@@ -11,9 +11,9 @@ image; the original bytes stay in the store under their own digest.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ocibuild._record import field, record
 from ocibuild.oci._json import InvalidDocumentError, canonical, load_object
 from ocibuild.oci.digest import Digest, InvalidDigestError
 from ocibuild.oci.platform import Platform
@@ -70,7 +70,7 @@ def _int(value: Any) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Healthcheck:
     """HEALTHCHECK settings; durations in nanoseconds as Docker stores them."""
 
@@ -94,7 +94,7 @@ class Healthcheck:
         return cls(test=_strs(obj.get("Test")), **values)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ContainerConfig:
     """The ``config`` object: how to run a container from the image."""
 
@@ -158,7 +158,7 @@ class ContainerConfig:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HistoryEntry:
     """One ``history`` record; ``empty_layer`` when it added no layer."""
 
@@ -194,7 +194,7 @@ class HistoryEntry:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ImageConfig:
     """An image configuration document; ``diff_ids`` is ``rootfs.diff_ids``."""
 

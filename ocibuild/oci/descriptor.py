@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from ocibuild._record import record, replace
 from ocibuild.oci._json import InvalidDocumentError
 from ocibuild.oci.digest import Digest
 from ocibuild.oci.platform import Platform
@@ -23,7 +23,7 @@ def annotations_of(mapping: Mapping[str, str] | None) -> Annotations:
     return tuple(sorted((mapping or {}).items()))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Descriptor:
     """An OCI content descriptor (``mediaType``, ``digest``, ``size``, ...)."""
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 
+from ocibuild._record import record
 from ocibuild.errors import UserError
 
 __all__ = ["ALGORITHMS", "Digest", "InvalidDigestError"]
@@ -19,7 +19,7 @@ class InvalidDigestError(UserError):
     """A string is not a digest ocibuild can verify."""
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@record(order=True)
 class Digest:
     """A verified-format digest such as ``sha256:e3b0...``."""
 

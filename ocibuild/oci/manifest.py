@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ocibuild._record import record
 from ocibuild.oci import mediatypes
 from ocibuild.oci._json import InvalidDocumentError, canonical, load_object
 from ocibuild.oci.descriptor import Annotations, Descriptor, annotations_of
@@ -29,7 +29,7 @@ def _check_version(obj: Mapping[str, Any], what: str) -> None:
         raise InvalidDocumentError(f"invalid {what}: schemaVersion must be 2")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Manifest:
     """A single-platform image: one config and its ordered layers."""
 
@@ -75,7 +75,7 @@ class Manifest:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Index:
     """An image index (or Docker manifest list): descriptors of manifests."""
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, replace
 from typing import Any
 
+from ocibuild._record import record, replace
 from ocibuild.errors import UserError
 
 __all__ = ["InvalidPlatformError", "Platform"]
@@ -48,7 +48,7 @@ def _normalize_arch(arch: str, variant: str) -> tuple[str, str]:
     return arch, variant
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Platform:
     """An image platform; build with :meth:`parse` or :meth:`normalized`.
 

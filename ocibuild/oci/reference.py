@@ -8,8 +8,8 @@ gives the short form ``docker images`` shows (``busybox:latest``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from ocibuild._record import record
 from ocibuild.errors import UserError
 from ocibuild.oci.digest import Digest, InvalidDigestError
 
@@ -51,7 +51,7 @@ def _split_domain(text: str) -> tuple[str, str]:
     return domain, remainder
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Reference:
     """A normalised reference: ``domain/path[:tag][@digest]``."""
 

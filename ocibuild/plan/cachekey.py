@@ -11,11 +11,10 @@ checksums, image digests) is the executor's job.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ocibuild._record import fields, is_record, record
 from ocibuild.oci import Digest
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ def _canonical(parts: Iterable[tuple[str, str]]) -> bytes:
     return json.dumps([list(p) for p in parts], separators=(",", ":"), ensure_ascii=False).encode()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheKey:
     """A step's cache key: ``digest`` is the sha256 of ``parts`` in canonical JSON."""
 
@@ -65,10 +64,10 @@ def base_key(base: str) -> CacheKey:
 
 
 def _plain(value: object) -> object:
-    """Dataclasses as ``{"@": class name, field: value}``, tuples as lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    """Records as ``{"@": class name, field: value}``, tuples as lists."""
+    if is_record(value):
         out: dict[str, object] = {"@": type(value).__name__}
-        for f in dataclasses.fields(value):
+        for f in fields(value):
             if f.name not in _SKIPPED_FIELDS:
                 out[f.name] = _plain(getattr(value, f.name))
         return out

@@ -6,9 +6,9 @@ executor (``ocibuild.executor``) walks :meth:`BuildGraph.needed`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record
 from ocibuild.plan.args import PROXY_ARGS, resolve_arg
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["BuildGraph", "Stage"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Stage:
     """One ``FROM`` and the instructions up to the next one.
 
@@ -41,7 +41,7 @@ class Stage:
     base_stage: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuildGraph:
     """All stages of a Dockerfile, the target, and the argument values.
 

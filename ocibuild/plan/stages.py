@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ocibuild._record import field, record
 from ocibuild.dockerfile.expand import process_word
 from ocibuild.dockerfile.instructions import Arg, Copy, Dockerfile, From, Instruction, Run
 from ocibuild.errors import DockerfileError, UserError, at
@@ -91,7 +91,7 @@ def _target_index(stages: Sequence[Stage], target: str | None) -> int:
     raise DockerfileError(f'target stage "{target}" could not be found')
 
 
-@dataclass
+@record(frozen=False)
 class _Planner:
     """Accumulates stages in order; each new stage may only see earlier ones."""
 

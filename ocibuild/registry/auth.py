@@ -19,10 +19,10 @@ import binascii
 import json
 import os
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record
 from ocibuild.errors import RegistryError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ __all__ = [
 _DOCKER_HUB_KEYS = ("https://index.docker.io/v1/", "index.docker.io", "registry-1.docker.io")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Credentials:
     """A user name and password (or identity token as password); repr hides the secret."""
 
@@ -169,7 +169,7 @@ def _decode(value: str, path: Path, key: str) -> Credentials:
     return Credentials(user, password)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Challenge:
     """A parsed ``WWW-Authenticate`` header."""
 

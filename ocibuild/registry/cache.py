@@ -22,9 +22,9 @@ build.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record
 from ocibuild.errors import DigestMismatch, RegistryError
 from ocibuild.oci import Descriptor, mediatypes
 from ocibuild.store.cache_export import (
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["CachePull", "CachePush", "pull_cache", "push_cache"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CachePush:
     """The pushed cache manifest, its record count and how many layers were uploaded."""
 
@@ -54,7 +54,7 @@ class CachePush:
     existing: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CachePull:
     """What an import did: records inserted and layers fetched (``found`` False: no cache)."""
 

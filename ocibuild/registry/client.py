@@ -21,9 +21,9 @@ import json
 import ssl
 import time
 import urllib.parse
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, BinaryIO
 
+from ocibuild._record import record, replace
 from ocibuild.errors import RegistryError
 from ocibuild.oci import Descriptor, Digest, mediatypes
 from ocibuild.registry.transport import Request, Response
@@ -50,7 +50,7 @@ _READ = 1 << 20
 _STATUS_WORDS = {401: "unauthorized", 403: "denied", 404: "not found", 429: "rate limited"}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FetchedManifest:
     """A manifest or index exactly as the registry sent it."""
 

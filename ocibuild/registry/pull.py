@@ -11,9 +11,9 @@ media types are both accepted; layers stay as the registry compressed them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from ocibuild._record import record
 from ocibuild.errors import RegistryError, UserError
 from ocibuild.oci import Descriptor, Index, Manifest, Platform, Reference, mediatypes
 
@@ -28,7 +28,7 @@ __all__ = ["PullResult", "pull"]
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PullResult:
     """What was pulled: the top descriptor (index or manifest), the chosen manifest, the tag."""
 

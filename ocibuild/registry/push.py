@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
+from ocibuild._record import record
 from ocibuild.export.archive import ExportBlob, collect_blobs
 from ocibuild.oci import Index, Manifest, mediatypes
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["PushResult", "PushTarget", "push", "push_index", "push_stored", "push_targets"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PushResult:
     """The pushed manifest (or index) and how many blobs were uploaded, mounted or there."""
 
@@ -108,7 +108,7 @@ def is_complete(store: Store, desc: Descriptor) -> bool:
     return True
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PushTarget:
     """Where a build's image goes: a tag reference and a client for its registry."""
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import http.client
 import ssl
 import urllib.parse
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+from ocibuild._record import field, record
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Request:
     """One HTTP request; ``body`` is bytes, a binary file (streamed) or None."""
 
@@ -42,7 +43,7 @@ class Request:
         return next((v for k, v in self.headers if k.lower() == wanted), None)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Response:
     """Status, headers (lower-cased names) and a body read with :meth:`read`."""
 

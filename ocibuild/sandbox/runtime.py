@@ -26,10 +26,10 @@ import shutil
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from ocibuild._record import record
 from ocibuild.errors import UserError
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class Runtime(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuiltinRuntime:
     """ocibuild's own small runtime (namespaces + pivot_root; needs root)."""
 
@@ -62,7 +62,7 @@ class BuiltinRuntime:
         return _run_helper(["builtin", str(bundle_dir.resolve())], stdout_sink)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RuncRuntime:
     """An OCI runtime CLI (``runc`` or ``crun``), with a fresh state dir per run."""
 

@@ -25,8 +25,9 @@ never a terminal, as in a BuildKit RUN.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+from ocibuild._record import asdict, field, record
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -102,7 +103,7 @@ _DEVICES: tuple[tuple[str, int, int], ...] = (
 _ETC_OPTIONS = ["rbind", "ro", "nosuid", "nodev", "noexec"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class User:
     """Numeric identity of the process (names are resolved by the executor)."""
 
@@ -111,7 +112,7 @@ class User:
     additional_gids: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Mount:
     """A mount the step asks for: a bind (also cache dirs) or a tmpfs.
 
@@ -125,7 +126,7 @@ class Mount:
     options: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Overlay:
     """An overlayfs to mount at the rootfs: host dirs, ``lowers`` topmost first.
 
@@ -142,7 +143,7 @@ class Overlay:
             raise ValueError("an overlay needs at least one lower dir")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunSpec:
     """One process to run in a sandbox over ``rootfs`` (a host path).
 
@@ -173,7 +174,8 @@ class RunSpec:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
-        return asdict(self)
+        data: dict[str, Any] = asdict(self)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunSpec:

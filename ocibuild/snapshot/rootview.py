@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from ocibuild._record import record
 from ocibuild.errors import UserError
 from ocibuild.layer.tarwriter import OPAQUE_XATTR, is_whiteout
 
@@ -37,7 +37,7 @@ class SymlinkLoopError(UserError):
     """A path inside an image goes through too many symbolic links."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Hit:
     """One layer's entry for a path."""
 

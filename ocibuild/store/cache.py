@@ -20,10 +20,10 @@ import os
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record, replace
 from ocibuild.errors import StoreError
 from ocibuild.oci import Descriptor, Digest, mediatypes
 
@@ -58,7 +58,7 @@ _INSERT = (
 _Row = tuple[str, str | None, str | None, int | None, str | None, str, str, int, float, int]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheRecord:
     """What one cached step produced.
 

@@ -24,10 +24,10 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
+from ocibuild._record import record
 from ocibuild.errors import StoreError, UserError
 from ocibuild.oci import Descriptor, Digest, Index, Manifest, Reference, canonical, mediatypes
 from ocibuild.store._fs import FILE_MODE, fsync_dir, write_atomic
@@ -70,7 +70,7 @@ class CacheImportError(UserError):
     """A ``--cache-from`` directory is missing, malformed or holds a corrupt blob."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheSpec:
     """A --cache-to/--cache-from: ``local`` with ``path``, or ``registry`` with ``ref``."""
 
@@ -125,7 +125,7 @@ def check_supported(spec: CacheSpec) -> None:
 # -- export ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CachePayload:
     """The cache manifest of some records: its bytes, the records blob, the layers."""
 
@@ -222,7 +222,7 @@ def _record_json(record: CacheRecord) -> dict[str, Any]:
 # -- import ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParsedCache:
     """A cache manifest read back: its records and the layers they need."""
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record
 from ocibuild.errors import UserError
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class PruneError(UserError):
     """A malformed ``--keep-storage`` or ``--filter`` value."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TrimResult:
     """What :func:`trim` dropped: how many records, and their keys."""
 
@@ -54,7 +54,7 @@ class TrimResult:
         return len(self.dropped)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PruneReport:
     """What ``ocibuild prune`` did: the cache records it dropped and the bytes gc freed."""
 
@@ -114,11 +114,11 @@ def _over_budget(records: list[CacheRecord], budget: int) -> list[str]:
     sizes = {r.layer_digest: r.layer_size or 0 for r in records if r.layer_digest}
     total = sum(sizes.values())
     dropped: list[str] = []
-    for record in records:
+    for rec in records:
         if total <= budget:
             break
-        dropped.append(record.key)
-        digest = record.layer_digest
+        dropped.append(rec.key)
+        digest = rec.layer_digest
         if digest is not None:
             users[digest] -= 1
             if users[digest] == 0:

@@ -13,9 +13,9 @@ import contextlib
 import fcntl
 import os
 import threading
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ocibuild._record import field, record
 from ocibuild.errors import StoreError
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class StoreLockedError(StoreError):
     """Another process holds the store lock and we were asked not to wait."""
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _State:
     rlock: threading.RLock = field(default_factory=threading.RLock)
     depth: int = 0

@@ -12,9 +12,9 @@ manifest digests.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record, replace
 from ocibuild.errors import UserError
 from ocibuild.oci import Descriptor, Digest, Index, Reference, mediatypes
 
@@ -38,7 +38,7 @@ class AmbiguousReferenceError(UserError):
     """A short image ID matches more than one image."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Candidate:
     """An image the store can name by ID: its manifest and config digests."""
 

@@ -22,10 +22,10 @@ import contextlib
 import json
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from ocibuild._record import record
 from ocibuild.errors import StoreError, UserError
 from ocibuild.oci import (
     Descriptor,
@@ -57,7 +57,7 @@ class ImageNotFoundError(UserError):
     """No image in the store has the given name, digest or ID."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StoredImage:
     """One single-platform image read from the store."""
 

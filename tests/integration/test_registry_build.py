@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ import pytest
 from helpers.prereq import unavailable
 from helpers.registry import serve
 
+from ocibuild._record import replace
 from ocibuild.api import build
 from ocibuild.errors import RegistryError
 from ocibuild.export import import_rootfs

@@ -18,12 +18,13 @@ import sys
 import tarfile
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ocibuild._record import replace
 from ocibuild.sandbox import (
     BuiltinRuntime,
     RuncRuntime,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
+from ocibuild._record import replace
 from ocibuild.dockerfile import parse
 from ocibuild.executor.cache_step import StepCache, cached_step, image_created, start_stage
 from ocibuild.executor.options import BuildOptions

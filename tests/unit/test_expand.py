@@ -6,13 +6,13 @@ import json
 import shutil
 import subprocess
 import tempfile
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ocibuild._record import fields
 from ocibuild.dockerfile import expand
 from ocibuild.dockerfile.expand import (
     expand_instruction,

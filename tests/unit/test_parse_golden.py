@@ -12,7 +12,6 @@ for why it is only a cross-check).
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 from dockerfile_parse import DockerfileParser
 
+from ocibuild._record import fields, is_record
 from ocibuild.dockerfile import parse
 from ocibuild.errors import DockerfileError
 
@@ -31,9 +31,9 @@ BAD = sorted(p for p in (CASES / "bad").iterdir() if (p / "Dockerfile").is_file(
 
 def jsonable(value: Any) -> Any:
     """Dataclasses -> dicts with their class name as "kind"; tuples -> lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if is_record(value):
         out: dict[str, Any] = {"kind": type(value).__name__}
-        for f in dataclasses.fields(value):
+        for f in fields(value):
             out[f.name] = jsonable(getattr(value, f.name))
         return out
     if isinstance(value, tuple | list):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import urllib.parse
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pytest
 
+from ocibuild._record import replace
 from ocibuild.errors import RegistryError
 from ocibuild.oci import Digest, Manifest, Reference, mediatypes
 from ocibuild.registry import Authenticator, RegistryClient, Request, Response

@@ -9,11 +9,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
 
+from ocibuild._record import replace
 from ocibuild.errors import StoreError
 from ocibuild.oci import Digest, mediatypes
 from ocibuild.store import Store

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
 
 from ocibuild import api
+from ocibuild._record import replace
 from ocibuild.cli import main
 from ocibuild.errors import RegistryError
 from ocibuild.oci import Digest, Index, Manifest, mediatypes

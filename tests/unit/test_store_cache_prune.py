@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
 
 from ocibuild import api
+from ocibuild._record import replace
 from ocibuild.cli import main
 from ocibuild.oci import mediatypes
 from ocibuild.store import Store
