@@ -81,8 +81,9 @@ def _jobs(jobs: int | None) -> int:
 class _Pin:
     """Keeps the layers of every stage being built from ``store.gc()`` (an extra gc root).
 
-    Stage threads call it with their latest state; it rewrites the root with
-    the union of every stage's latest layers, under a lock.
+    Stage threads call it with their latest state; when a stage's layers
+    changed, it rewrites the root with the union of every stage's latest
+    layers, under a lock, without fsync (a pin means nothing after a crash).
     """
 
     def __init__(self, store: Store, name: str) -> None:
@@ -91,10 +92,13 @@ class _Pin:
         self._held: dict[int, tuple[Descriptor, ...]] = {}
 
     def __call__(self, index: int, state: StageState) -> None:
+        held = tuple(blob.descriptor for blob in state.layers)
         with self._lock:
-            self._held[index] = tuple(blob.descriptor for blob in state.layers)
+            if self._held.get(index) == held:
+                return  # a config-only step or a hit: the pin already holds these
+            self._held[index] = held
             every = dict.fromkeys(d for i in sorted(self._held) for d in self._held[i])
-            self._store.set_root(self._name, list(every))
+            self._store.set_root(self._name, list(every), durable=False)
 
 
 @contextlib.contextmanager

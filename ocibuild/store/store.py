@@ -280,10 +280,16 @@ class Store:
                 path.unlink(missing_ok=True)
         return _gc.read_extra_roots(self.roots_dir)
 
-    def set_root(self, name: str, descriptors: Sequence[Descriptor]) -> None:
-        """Pin ``descriptors`` (and all they reference) under ``roots/<name>.json``."""
+    def set_root(
+        self, name: str, descriptors: Sequence[Descriptor], *, durable: bool = True
+    ) -> None:
+        """Pin ``descriptors`` (and all they reference) under ``roots/<name>.json``.
+
+        ``durable=False`` for a pin that only matters while its owner runs
+        (it is not fsynced: after a crash it is swept anyway).
+        """
         body = canonical({"descriptors": [d.to_json() for d in descriptors]})
-        write_atomic(self._root_file(name), body, self.tmp_dir)
+        write_atomic(self._root_file(name), body, self.tmp_dir, durable=durable)
 
     def remove_root(self, name: str) -> None:
         """Drop the pin ``name`` (no error if absent)."""
