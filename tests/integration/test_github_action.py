@@ -242,3 +242,43 @@ def test_install_step_builds_with_a_fresh_venv(
     assert Path(where.stdout.strip()).is_relative_to(python.parent.parent)
     index = _tar_json(Path(run.outputs["tarball"]), "index.json")
     assert index["manifests"][0]["digest"] == run.outputs["digest"]
+
+
+SUDO_SHIM = """\
+#!/bin/bash
+# Records how it was called and what DOCKER_CONFIG was, then runs the command.
+printf '%s|%s\\n' "$DOCKER_CONFIG" "$*" >> "$SUDO_LOG"
+while [[ $1 == -* ]]; do
+  if [[ $1 == -- ]]; then shift; break; fi
+  shift
+done
+exec "$@"
+"""
+
+
+def test_sudo_wraps_the_build_and_keeps_registry_logins(
+    tmp_path: Path, ocibuild_root: Path, ocibuild_base: str
+) -> None:
+    """``sudo: true`` with a recording stand-in for sudo (this suite runs as root,
+    where ``auto`` would not use it): ocibuild runs under it with the registry
+    config kept, and the files it wrote are handed back to the job's user."""
+    shim = tmp_path / "bin" / "sudo"
+    shim.parent.mkdir()
+    shim.write_text(SUDO_SHIM)
+    shim.chmod(0o755)
+    log = tmp_path / "sudo.log"
+    tmp = _workspace(tmp_path / "ws", "FROM busybox\nCOPY hello.txt /\n")
+    path = f"{shim.parent}:{os.environ['PATH']}"
+    env = {"PATH": path, "SUDO_LOG": str(log), "HOME": "/home/u", "DOCKER_CONFIG": ""}
+    run = _run({"context": "app", "sudo": "true", "root": str(ocibuild_root)}, tmp, **env)
+    build, chown = log.read_text().splitlines()
+    config, _, argv = build.partition("|")
+    assert config == "/home/u/.docker"
+    keep = "--preserve-env=DOCKER_CONFIG,OCIBUILD_ROOT,OCIBUILD_OFFLINE,SOURCE_DATE_EPOCH"
+    assert argv.startswith(f"{keep} {sys.executable} -P -m ocibuild build --progress plain ")
+    assert chown.split("|")[1] == (
+        f"chown {os.getuid()}:{os.getgid()} -- {run.outputs['tarball']} "
+        f"{Path(run.outputs['tarball']).parent / 'iid'} "
+        f"{Path(run.outputs['tarball']).parent / 'metadata.json'}"
+    )
+    assert Path(run.outputs["tarball"]).is_file()
