@@ -8,6 +8,7 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import yaml
 from helpers.github_action import (
     ActionFailed,
     UnsupportedError,
@@ -130,3 +131,13 @@ def test_output_file_heredocs(tmp_path: Path) -> None:
     path.write_text("b<<EOF\nnever closed\n")
     with pytest.raises(AssertionError, match="no closing"):
         read_pairs(path)
+
+
+def test_docs_workflow_parses_and_uses_only_declared_inputs(action: dict[str, Any]) -> None:
+    doc = (REPO / "docs" / "github-action.md").read_text()
+    (block,) = re.findall(r"```yaml\n(.*?)```", doc, re.DOTALL)
+    steps = yaml.safe_load(block)["jobs"]["build"]["steps"]
+    build = next(s for s in steps if s.get("id") == "build")
+    assert set(build["with"]) <= set(action["inputs"])
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["with"]["path"] == "${{ steps.build.outputs.tarball }}"
