@@ -13,8 +13,10 @@ in one bash session (``cd`` and variables carry over), each with stdin from
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -236,20 +238,34 @@ def _run_console(case: DocCase, scratch: Path, env: dict[str, str], outdir: Path
     outdir.mkdir()
     script = outdir.parent / "block.sh"
     script.write_text(session_script(cmds, outdir))
-    subprocess.run(
-        ["bash", str(script)],
-        cwd=scratch,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    _run_session(script, scratch, env)
     for n, cmd in enumerate(cmds):
         problem = _judge(cmd, outdir / str(n))
         if problem is not None:
             where = f"{case.id} (command at line {cmd.line})"
             pytest.fail(f"{where}:\n$ {cmd.source}\n{problem}", pytrace=False)
+
+
+def _run_session(script: Path, scratch: Path, env: dict[str, str]) -> None:
+    """Run the block's script in its own process group, and end whatever it
+    left running in the background (a registry whose `kill` never came)."""
+    proc = subprocess.Popen(
+        ["bash", str(script)],
+        cwd=scratch,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the block took more than {TIMEOUT} s", pytrace=False)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _judge(cmd: Command, out: Path) -> str | None:
