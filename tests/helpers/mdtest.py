@@ -15,8 +15,8 @@ convention it reads is documented for writers in docs/testing.md:
   status N (default 0).  Trailing spaces and trailing blank lines are ignored.
 - ```` ```python ```` blocks are Python programs, each run on its own.
 - Any other fence (``sh``, ``text``, ``dockerfile``...) is shown, never run.
-- ``<!-- docs-test: skip REASON -->`` anywhere in a file keeps all of its
-  blocks from running; the reason is required.
+- ``<!-- docs-test: skip REASON -->`` at the start of a line keeps all of
+  a file's blocks from running; the reason is required.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ ELLIPSIS = "..."
 RUN_LANGUAGES = frozenset({"console", "python"})
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[^\s`]*)")
-_SKIP = re.compile(r"<!--\s*docs-test:\s*skip\b(?P<reason>.*?)-->", re.DOTALL)
+# At the start of a line: `<!-- docs-test: skip -->` quoted in running text is not one.
+_SKIP = re.compile(r"^[ \t]*<!--\s*docs-test:\s*skip\b(?P<reason>.*?)-->", re.DOTALL | re.MULTILINE)
 _EXIT = re.compile(r"^\[exit (?P<status>[0-9]+)\]$")
 _HEREDOC = re.compile(
     r"(?<!<)<<(?!<)(?P<dash>-?)[ \t]*(?P<quote>['\"]?)(?P<word>[A-Za-z_][A-Za-z0-9_]*)(?P=quote)"

@@ -83,6 +83,7 @@ def test_unclosed_heredoc_and_output_before_a_command_are_errors() -> None:
 
 def test_skip_needs_a_reason() -> None:
     assert skip_reason("no marker") is None
+    assert skip_reason("quoted: `<!-- docs-test: skip REASON -->`") is None
     assert skip_reason("<!-- docs-test: skip needs\n  debootstrap -->") == "needs debootstrap"
     with pytest.raises(DocFormatError, match="needs a reason"):
         skip_reason("<!-- docs-test: skip -->")
