@@ -1,0 +1,279 @@
+"""Run the documentation's examples, so the docs cannot drift from the program.
+
+Every ```` ```console ```` and ```` ```python ```` block of README.md and
+docs/**/*.md runs (the convention is in tests/helpers/mdtest.py and
+docs/testing.md).  Each block gets a fresh scratch directory holding a copy
+of examples/ as ``./examples``, and ``$OCIBUILD_ROOT``, a fresh store with
+``busybox:latest`` (imported from examples/make-busybox-rootfs.sh's output).
+The ``ocibuild`` on ``PATH`` is this tree's.  A console block's commands run
+in one bash session (``cd`` and variables carry over), each with stdin from
+/dev/null; the block stops at its first surprise.  Files that opt out with
+``<!-- docs-test: skip REASON -->`` are reported as skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+from helpers.builders import OcibuildBuilder
+from helpers.mdtest import (
+    Block,
+    Command,
+    DocFormatError,
+    blocks,
+    commands,
+    match_output,
+    skip_reason,
+)
+from helpers.prereq import REPO
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.root
+
+TIMEOUT = 120  # seconds a block may take
+
+
+@dataclass(frozen=True, slots=True)
+class DocCase:
+    """One block to run, or a file that opted out (``skip``) or breaks the convention."""
+
+    path: Path
+    block: Block | None = None
+    skip: str | None = None
+    error: str | None = None
+
+    @property
+    def id(self) -> str:
+        name = self.path.relative_to(REPO).as_posix() if self.path.is_relative_to(REPO) else "-"
+        return f"{name}:{self.block.line}" if self.block else name
+
+
+def _doc_files() -> list[Path]:
+    return [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+
+
+def _cases() -> list[DocCase]:
+    cases: list[DocCase] = []
+    for path in _doc_files():
+        text = path.read_text(encoding="utf-8")
+        try:
+            reason = skip_reason(text)
+            found = [b for b in blocks(text) if b.runs]
+            for block in found:
+                if block.lang == "console":
+                    commands(block)  # convention errors show up at collection
+        except DocFormatError as err:
+            cases.append(DocCase(path, error=str(err)))
+            continue
+        if reason is not None:
+            cases.append(DocCase(path, skip=reason))
+        else:
+            cases.extend(DocCase(path, block) for block in found)
+    return cases
+
+
+CASES = _cases()
+
+
+@pytest.fixture(scope="session")
+def docs_store(tmp_path_factory: pytest.TempPathFactory, busybox_rootfs: Path) -> Path:
+    """A store holding busybox:latest, copied for each block."""
+    root = tmp_path_factory.mktemp("docs-store") / "store"
+    OcibuildBuilder(root).import_rootfs(busybox_rootfs, "busybox:latest")
+    return root
+
+
+@pytest.fixture(scope="session")
+def docs_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with an ``ocibuild`` that runs this tree with this interpreter."""
+    bindir = tmp_path_factory.mktemp("docs-bin")
+    wrapper = bindir / "ocibuild"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m ocibuild "$@"\n')
+    wrapper.chmod(0o755)
+    return bindir
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_doc_block(case: DocCase, docs_store: Path, docs_bin: Path, tmp_path: Path) -> None:
+    if case.error is not None:
+        pytest.fail(f"{case.id}: {case.error}", pytrace=False)
+    if case.skip is not None:
+        pytest.skip(f"docs-test: skip {case.skip}")
+    _run(case, *_prepare(tmp_path, docs_store, docs_bin), tmp_path / "out")
+
+
+def _prepare(tmp: Path, docs_store: Path, docs_bin: Path) -> tuple[Path, dict[str, str]]:
+    """A fresh scratch dir with ./examples, and an environment with a fresh store."""
+    scratch = tmp / "scratch"
+    shutil.copytree(REPO / "examples", scratch / "examples", symlinks=True)
+    store = tmp / "store"
+    shutil.copytree(docs_store, store, symlinks=True)
+    return scratch, _environment(tmp, store, docs_bin)
+
+
+def _run(case: DocCase, scratch: Path, env: dict[str, str], outdir: Path) -> None:
+    if case.block is not None and case.block.lang == "python":
+        _run_python(case, scratch, env)
+    else:
+        _run_console(case, scratch, env, outdir)
+
+
+WRONG = """\
+```console
+$ echo one; echo two >&2
+one
+two
+$ echo three
+four
+```
+
+```console
+$ false
+```
+
+```console
+$ true
+[exit 1]
+```
+
+```python
+assert 1 + 1 == 3
+```
+"""
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_the_runner_fails_wrong_blocks(
+    index: int, docs_store: Path, docs_bin: Path, tmp_path: Path
+) -> None:
+    """Each of WRONG's blocks is wrong in one way; running it must fail the test."""
+    case = DocCase(tmp_path / "wrong.md", blocks(WRONG)[index])
+    with pytest.raises(pytest.fail.Exception):
+        _run(case, *_prepare(tmp_path, docs_store, docs_bin), tmp_path / "out")
+
+
+RIGHT = """\
+```console
+$ mkdir sub && cd sub; X=1
+$ echo $X; pwd
+1
+<any>/scratch/sub
+$ ocibuild images -q
+<id>
+$ ls ../examples/Dockerfile.hello
+../examples/Dockerfile.hello
+```
+"""
+
+
+def test_the_runner_passes_a_right_block(docs_store: Path, docs_bin: Path, tmp_path: Path) -> None:
+    """State carries over between a block's commands; the store holds busybox only."""
+    case = DocCase(tmp_path / "right.md", blocks(RIGHT)[0])
+    _run(case, *_prepare(tmp_path, docs_store, docs_bin), tmp_path / "out")
+
+
+def _environment(tmp: Path, store: Path, bindir: Path) -> dict[str, str]:
+    home = tmp / "home"
+    home.mkdir()
+    return {
+        **os.environ,
+        "OCIBUILD_ROOT": str(store),
+        "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "PYTHONPATH": str(REPO),
+        "PYTHONUNBUFFERED": "1",  # stdout and stderr interleave as on a terminal
+        "HOME": str(home),
+        "DOCKER_CONFIG": str(home / ".docker"),
+        "COLUMNS": "80",
+    }
+
+
+def _run_python(case: DocCase, scratch: Path, env: dict[str, str]) -> None:
+    assert case.block is not None
+    program = scratch.parent / "block.py"
+    program.write_text("\n".join(case.block.lines) + "\n")
+    proc = subprocess.run(
+        [sys.executable, str(program)],
+        cwd=scratch,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"{case.id}: python block failed:\n{proc.stdout}", pytrace=False)
+
+
+def session_script(cmds: list[Command], outdir: Path) -> str:
+    """One bash script for a block: each command's output and status go to
+    ``outdir/N`` and ``outdir/N.rc``; it stops at the first unexpected status."""
+    lines = ["set +e"]
+    for n, cmd in enumerate(cmds):
+        out = outdir / str(n)
+        lines += [
+            "{",
+            cmd.source,
+            f"}} >'{out}' 2>&1 </dev/null",
+            f"echo $? >'{out}.rc'",
+            f"[ \"$(cat '{out}.rc')\" = {cmd.exit_status} ] || exit 0",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _run_console(case: DocCase, scratch: Path, env: dict[str, str], outdir: Path) -> None:
+    assert case.block is not None
+    cmds = commands(case.block)
+    outdir.mkdir()
+    script = outdir.parent / "block.sh"
+    script.write_text(session_script(cmds, outdir))
+    _run_session(script, scratch, env)
+    for n, cmd in enumerate(cmds):
+        problem = _judge(cmd, outdir / str(n))
+        if problem is not None:
+            where = f"{case.id} (command at line {cmd.line})"
+            pytest.fail(f"{where}:\n$ {cmd.source}\n{problem}", pytrace=False)
+
+
+def _run_session(script: Path, scratch: Path, env: dict[str, str]) -> None:
+    """Run the block's script in its own process group, and end whatever it
+    left running in the background (a registry whose `kill` never came)."""
+    proc = subprocess.Popen(
+        ["bash", str(script)],
+        cwd=scratch,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the block took more than {TIMEOUT} s", pytrace=False)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _judge(cmd: Command, out: Path) -> str | None:
+    rc_file = out.with_name(out.name + ".rc")
+    if not rc_file.exists():
+        return "the command did not finish (an `exit` in the block, or the shell stopped)"
+    output = out.read_text(errors="replace")
+    status = int(rc_file.read_text())
+    if status != cmd.exit_status:
+        return f"exit status {status}, expected {cmd.exit_status}; output:\n{output}"
+    return match_output(cmd.expected, output)
