@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from ocibuild.executor.context import BuildContext
     from ocibuild.executor.options import BuildOptions
     from ocibuild.executor.state import StageState
+    from ocibuild.oci import Platform
     from ocibuild.plan import BuildGraph, Stage
     from ocibuild.plan.cachekey import CacheKey
     from ocibuild.store import Store
@@ -159,12 +160,19 @@ class _Forecast:
                 raise _Unknown(f"named context {stage.base!r} is imported when building")
         elif self.options.pull:
             raise _Unknown("--pull resolves the base image against its registry")
+        else:
+            self.stored_base(stage.base, platform)  # base_state would pull a missing one
         try:
             state = base_state(stage, self.known(), self.store, contexts, platform)
         except ImageNotFoundError:
-            note = f"base image {stage.base} is not in the store (a build pulls it)"
-            raise _Unknown(note) from None
+            raise _Unknown(f"base image {stage.base} is not in the store") from None
         return start_stage(state, stage, self.known())
+
+    def stored_base(self, name: str, platform: Platform | None) -> None:
+        try:
+            self.store.image(name, platform)
+        except ImageNotFoundError:
+            raise _Unknown(f"base image {name} is not in the store (a build pulls it)") from None
 
     def inputs(self, stage: Stage) -> KeyInputs:
         platform = stage.platform or self.graph.target_platform or self.options.target_platform
