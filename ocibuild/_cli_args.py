@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Mapping
 
-__all__ = ["BuildArgs", "SecretSpec", "UsageError", "parse_build_args", "parse_secret"]
+__all__ = [
+    "BuildArgs",
+    "SecretSpec",
+    "UsageError",
+    "parse_build_args",
+    "parse_print",
+    "parse_secret",
+]
 
 _NETWORKS = frozenset({"default", "none", "host"})
 
@@ -69,6 +76,7 @@ class BuildArgs:
     jobs: int | None = None
     push: bool = False
     insecure_registries: tuple[str, ...] = ()
+    print_graph: str | None = None
 
 
 def parse_build_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> BuildArgs:
@@ -107,7 +115,18 @@ def parse_build_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> Buil
         jobs=ns.jobs,
         push=ns.push,
         insecure_registries=tuple(ns.insecure_registry),
+        print_graph=parse_print(getattr(ns, "print", None)),
     )
+
+
+def parse_print(value: str | None) -> str | None:
+    """``--print graph[=dot|mermaid]``: the graph style (None: no ``--print``)."""
+    if value is None:
+        return None
+    what, sep, style = value.partition("=")
+    if what != "graph" or (sep and style not in ("dot", "mermaid")):
+        raise UsageError(f"invalid --print {value!r}: expected graph, graph=dot or graph=mermaid")
+    return style or "dot"
 
 
 def parse_build_arg_list(items: list[str], environ: Mapping[str, str]) -> dict[str, str]:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     _Cache = tuple[CacheSpec, Reference | None, RegistryClient | None]
 
-__all__ = ["build", "open_store", "prune", "source_date_epoch_from"]
+__all__ = ["build", "build_graph", "open_store", "prune", "source_date_epoch_from"]
 
 
 def build(
@@ -142,6 +142,73 @@ def build(
     if metadata_file is not None:
         _write_text(metadata_file, build_metadata(result, tags))
     return result
+
+
+def build_graph(
+    context: str | os.PathLike[str],
+    dockerfile: str | os.PathLike[str] | None = None,
+    *,
+    style: str = "dot",
+    build_args: Mapping[str, str] = {},
+    target: str | None = None,
+    platform: str | None = None,
+    root: str | os.PathLike[str] | None = None,
+    build_contexts: Mapping[str, str] = {},
+    no_cache: bool = False,
+    no_cache_filter: Sequence[str] = (),
+    pull: bool = False,
+    network: str | None = None,
+    source_date_epoch: int | None = None,
+    dockerfile_text: str | None = None,
+    context_stream: BinaryIO | None = None,
+) -> str:
+    """The stage and step graph :func:`build` would walk, drawn as ``style``
+    (``dot`` or ``mermaid``), each step marked with what the build cache of the
+    store at ``root`` would do (:func:`ocibuild.executor.forecast.forecast`).
+
+    Builds nothing and writes nothing to the store (a missing store is read
+    as an empty one).  The other arguments mean what they mean for :func:`build`.
+    """
+    from ocibuild.executor.forecast import forecast
+    from ocibuild.executor.options import BuildOptions
+    from ocibuild.plan.render import STYLES, render
+
+    if style not in STYLES:
+        raise UserError(f"unknown graph style {style!r}: expected dot or mermaid")
+    epoch = source_date_epoch
+    if epoch is None:
+        epoch = source_date_epoch_from(os.environ)
+    options = BuildOptions(
+        build_args=dict(build_args),
+        target=target,
+        target_platform=_platform(platform),
+        no_cache=no_cache,
+        no_cache_filter=tuple(no_cache_filter),
+        pull=pull,
+        source_date_epoch=epoch,
+        build_contexts=dict(build_contexts),
+        network=_network(network),
+    )
+    with _existing_store(root) as store, _open_context(context, dockerfile, context_stream) as ctx:
+        if dockerfile_text is None:
+            dockerfile_text = _read_dockerfile(ctx.root, dockerfile, str(context) == "-")
+        graph = _plan(dockerfile, dockerfile_text, options)
+        return render(graph, forecast(graph, ctx, store, options), style)
+
+
+@contextlib.contextmanager
+def _existing_store(root: str | os.PathLike[str] | None) -> Iterator[Store]:
+    """The store at ``root`` if there is one, else an empty throwaway store."""
+    import tempfile
+
+    from ocibuild.store import Store
+
+    path = Path(root) if root is not None else Store.default_root()
+    if (path / "oci-layout").is_file() and (path / "index.json").is_file():
+        yield Store(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="ocibuild-graph-") as scratch:
+        yield Store(scratch)
 
 
 def _cache_specs(

@@ -26,11 +26,11 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from ocibuild import _cli_registry, _cli_store
+from ocibuild import _cli_completion, _cli_history, _cli_registry, _cli_store
 from ocibuild._cli_args import BuildArgs, parse_build_args
 from ocibuild.errors import StoreError, UserError
 
-__all__ = ["main"]
+__all__ = ["main", "parser"]
 
 PROG = "ocibuild"
 Handler = Callable[[argparse.Namespace], "int | _cli_store.Outcome"]
@@ -140,6 +140,9 @@ def _cmd_build(ns: argparse.Namespace) -> int:
     from ocibuild.executor.mounts import SecretSource
 
     args: BuildArgs = parse_build_args(ns, os.environ)
+    if args.print_graph is not None:
+        print(_graph(args, ns))
+        return 0
     result = api.build(
         args.context,
         args.dockerfile,
@@ -180,6 +183,27 @@ def _cmd_build(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _graph(args: BuildArgs, ns: argparse.Namespace) -> str:
+    from ocibuild import api
+
+    return api.build_graph(
+        args.context,
+        args.dockerfile,
+        style=args.print_graph or "dot",
+        build_args=args.build_args,
+        target=args.target,
+        platform=args.platform,
+        root=_root(ns),
+        build_contexts=args.build_contexts,
+        no_cache=args.no_cache,
+        no_cache_filter=args.no_cache_filter,
+        pull=args.pull,
+        network=args.network,
+        dockerfile_text=args.dockerfile_text,
+        context_stream=sys.stdin.buffer if args.context == "-" else None,
+    )
+
+
 def _write_stderr(chunk: bytes) -> None:
     sys.stderr.buffer.write(chunk)
     sys.stderr.buffer.flush()
@@ -204,9 +228,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_build(sub)
-    for add in (*_cli_store.PARSERS, *_cli_registry.PARSERS):
+    for add in (
+        *_cli_store.PARSERS,
+        *_cli_history.PARSERS,
+        *_cli_registry.PARSERS,
+        *_cli_completion.PARSERS,
+    ):
         add(sub, _common_parent())
     return parser
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line's parser (``ocibuild completion`` reads it)."""
+    return _parser()
 
 
 class _VersionAction(argparse.Action):
@@ -337,6 +371,11 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add("--metadata-file", metavar="FILE", help="write build result metadata (JSON) to FILE")
     add("-q", "--quiet", action="store_true", help="print only the image ID")
     add(
+        "--print",
+        metavar="graph[=dot|mermaid]",
+        help="print the stage and step graph with cache hits marked, and build nothing",
+    )
+    add(
         "--build-context",
         action="append",
         default=[],
@@ -351,7 +390,15 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
 
 
-_COMMANDS = frozenset({"build", *_cli_store.COMMANDS, *_cli_registry.COMMANDS})
+_COMMANDS = frozenset(
+    {
+        "build",
+        *_cli_store.COMMANDS,
+        *_cli_history.COMMANDS,
+        *_cli_registry.COMMANDS,
+        *_cli_completion.COMMANDS,
+    }
+)
 _TOP_FLAGS = frozenset({"-h", "--help", "--version"})
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ocibuild.plan.args import PROXY_ARGS, predefined_args, resolve_arg
 from ocibuild.plan.graph import BuildGraph, Stage
-from ocibuild.plan.stages import mount_from, plan
+from ocibuild.plan.stages import mount_from, plan, step_refs
 
 __all__ = [
     "PROXY_ARGS",
@@ -19,4 +19,5 @@ __all__ = [
     "plan",
     "predefined_args",
     "resolve_arg",
+    "step_refs",
 ]

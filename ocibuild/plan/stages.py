@@ -26,7 +26,7 @@ from ocibuild.plan.graph import BuildGraph, Stage
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["plan"]
+__all__ = ["mount_from", "plan", "step_refs"]
 
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*")
 
@@ -177,6 +177,36 @@ class _Planner:
                 stage_args.pop(decl.name, None)
             else:
                 stage_args[decl.name] = value
+
+
+def step_refs(graph: BuildGraph, stage: Stage) -> tuple[tuple[int, ...], ...]:
+    """For each of ``stage``'s instructions, the earlier stages it names with
+    ``COPY --from`` or ``RUN --mount from=`` (expanded in the stage's ARG scope,
+    as :func:`plan` found ``deps``); image references are left out."""
+    stage_args: dict[str, str] = {}
+    found: list[tuple[int, ...]] = []
+    for instr in stage.instructions:
+        if isinstance(instr, Arg):
+            for decl in instr.args:
+                default = None
+                if decl.default is not None:
+                    default = process_word(decl.default, stage_args, graph.escape)
+                value = graph.resolve_arg(decl.name, default)
+                if value is None:
+                    stage_args.pop(decl.name, None)
+                else:
+                    stage_args[decl.name] = value
+        words = (process_word(ref, stage_args, graph.escape) for ref in _refs(instr))
+        indices = (_earlier(graph, word, stage.index) for word in words)
+        found.append(tuple(i for i in indices if i is not None))
+    return tuple(found)
+
+
+def _earlier(graph: BuildGraph, ref: str, here: int) -> int | None:
+    if ref.isascii() and ref.isdigit():
+        return int(ref) if int(ref) < here else None
+    named = graph.find(ref)
+    return named.index if named is not None and named.index < here else None
 
 
 def _refs(instr: Instruction) -> list[str]:
