@@ -22,10 +22,10 @@ the layer the step makes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record, replace
 from ocibuild.dockerfile.expand import expand_instruction
 from ocibuild.dockerfile.instructions import Add, Copy, From, Run, Workdir
 from ocibuild.errors import DockerfileError, at
@@ -68,7 +68,7 @@ class _Unknown(Exception):
         self.note = note
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _ReadOnlyStats:
     """The store's stat cache, read but never written (a StatCache)."""
 
@@ -104,7 +104,7 @@ def forecast(
     return tuple(steps)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Forecast:
     """The walk's inputs, and each forecast stage's final state (None: unknown)."""
 
@@ -240,9 +240,9 @@ class _Forecast:
         """Whether the cache holds a layer record for ``key`` whose blob is present."""
         if self.db is None:
             return False
-        for record in self.db.find([str(key)]):
-            layer = record.layer
-            if layer is not None and record.diff_id is not None and self.store.has_blob(layer):
+        for found in self.db.find([str(key)]):
+            layer = found.layer
+            if layer is not None and found.diff_id is not None and self.store.has_blob(layer):
                 return True
         return False
 

@@ -13,8 +13,9 @@ exist.  Presentation is :mod:`ocibuild.history.render`'s.
 from __future__ import annotations
 
 import tarfile
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
+
+from ocibuild._record import record
 
 if TYPE_CHECKING:
     from ocibuild.oci import Descriptor
@@ -26,7 +27,7 @@ MISSING = "<missing>"
 """The ID of a history entry that is not itself an image, as Docker writes it."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HistoryItem:
     """One history entry: ``image_id`` is ``sha256:<hex>`` or :data:`MISSING`;
     ``created`` the entry's RFC 3339 time ("" when unset); ``size`` in bytes."""

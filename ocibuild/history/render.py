@@ -21,10 +21,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ocibuild._cli_format import human_duration, human_size
+from ocibuild._record import field, record
 from ocibuild.errors import UserError
 from ocibuild.history.items import MISSING
 
@@ -45,7 +45,7 @@ class TemplateError(UserError):
     """A ``--format`` template uses something other than the known placeholders."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HistoryView:
     """How to show a history: docker's ``--no-trunc``, ``-H``, ``-q``, ``--format``.
 

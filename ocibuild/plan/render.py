@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ocibuild._record import record
 from ocibuild.plan.stages import step_refs
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ _COLOURS = {"hit": "#b7e4b0", "miss": "#f6b8a8", "config": "#dde6f2", "unknown":
 _MARK_TEXT = {"hit": "cache hit", "miss": "cache miss", "config": "no layer", "unknown": "unknown"}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GraphStep:
     """One step of a stage: ``number`` counts from 1 as the executor does (the
     base's ONBUILD triggers first); ``refs`` the stages it reads; ``mark`` one

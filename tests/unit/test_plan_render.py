@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import pytest
 
 from ocibuild._cli_args import UsageError, parse_print
+from ocibuild._record import replace
 from ocibuild.dockerfile import parse
 from ocibuild.oci import Platform
 from ocibuild.plan import BuildGraph, plan, step_refs

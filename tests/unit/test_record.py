@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -181,3 +182,14 @@ def test_a_build_imports_no_dataclasses() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_no_module_uses_dataclasses() -> None:
+    """Seam types are records (docs/design/010-records.md), so nothing pays for dataclasses."""
+    package = Path(__file__).resolve().parents[2] / "ocibuild"
+    users = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.name != "_record.py" and "dataclasses" in path.read_text()
+    ]
+    assert users == []
