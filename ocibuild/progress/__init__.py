@@ -15,16 +15,21 @@ never prints.  The CLI picks a renderer here.  See docs/progress.md.
 
 from __future__ import annotations
 
-from ocibuild.progress.events import (
-    Event,
-    OutputLine,
-    StepCached,
-    StepDone,
-    StepFailed,
-    StepStarted,
-    Transfer,
-    TransferKind,
-)
+import typing as _typing
+
+from ocibuild._lazy import lazy_names as _lazy_names
+
+if _typing.TYPE_CHECKING:
+    from ocibuild.progress.events import (
+        Event,
+        OutputLine,
+        StepCached,
+        StepDone,
+        StepFailed,
+        StepStarted,
+        Transfer,
+        TransferKind,
+    )
 
 __all__ = [
     "Event",
@@ -36,3 +41,9 @@ __all__ = [
     "Transfer",
     "TransferKind",
 ]
+
+# Names are imported on first use: a build nobody watches (``-q``) loads the
+# step bookkeeping of report.py but never the event classes.
+_MODULES = {name: "ocibuild.progress.events" for name in __all__}
+
+__getattr__, __dir__ = _lazy_names(__name__, _MODULES, __all__)

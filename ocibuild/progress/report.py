@@ -16,7 +16,8 @@ listens, :data:`NO_STEP` stands in: every method does nothing.
 events, at most one every :data:`METER_INTERVAL` seconds plus the last one.
 
 Step numbers are handed out under a lock: stages built at once share one
-reporter.  Events are delivered on the thread that produced them.
+reporter.  Events are delivered on the thread that produced them.  The
+event classes are imported only once someone listens.
 """
 
 from __future__ import annotations
@@ -26,21 +27,11 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ocibuild.progress.events import (
-    OutputLine,
-    StepCached,
-    StepDone,
-    StepFailed,
-    StepStarted,
-    Transfer,
-    TransferKind,
-)
-
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
 
-    from ocibuild.progress.events import Event
+    from ocibuild.progress.events import Event, StepStarted, TransferKind
 
 __all__ = ["METER_INTERVAL", "NO_STEP", "Meter", "Reporter", "Step", "StepProgress"]
 
@@ -72,6 +63,8 @@ class Reporter:
         with self._lock:
             self._last += 1
             number = self._last
+        from ocibuild.progress.events import StepStarted
+
         return Step(self, StepStarted(number, stage, stage_index, position, total, text))
 
 
@@ -141,6 +134,8 @@ class Step(StepProgress):
     ) -> None:
         self._flush()
         elapsed = time.monotonic() - self._start
+        from ocibuild.progress.events import StepCached, StepDone, StepFailed
+
         if err is not None:
             self._report(StepFailed(self.number, _first_line(err), elapsed))
         elif self._ran:
@@ -171,6 +166,8 @@ class Step(StepProgress):
 
     def relay(self, event: Event) -> None:
         self._ran = True
+        from ocibuild.progress.events import Transfer
+
         if isinstance(event, Transfer):
             event = replace(event, step=self.number)
         self._report(event)
@@ -189,6 +186,8 @@ class Step(StepProgress):
         text = raw.decode("utf-8", "replace").rstrip("\r")
         if "\r" in text:  # a progress bar redrawn in place: its last state
             text = text.rsplit("\r", 1)[1]
+        from ocibuild.progress.events import OutputLine
+
         self._report(OutputLine(self.number, text, time.monotonic() - self._start))
 
 
@@ -237,6 +236,8 @@ class Meter:
         counts = (self.done, self.total)
         if counts != self._sent:
             self._sent = counts
+            from ocibuild.progress.events import Transfer
+
             self._emit(Transfer(self.step, self.what, self.name, self.done, self.total))
 
 
