@@ -59,12 +59,13 @@ _STYLE = {"RUNNING": "bold cyan", "DONE": "green", "CACHED": "blue", "ERROR": "b
 class _Transfer:
     event: Transfer
     start: float
-    now: float
 
-    def text(self) -> str:
-        seconds = self.now - self.start
-        rate = f"  {human_size(self.event.done / seconds)}/s" if seconds > 0.05 else ""
-        return transfer_text(self.event) + ("" if self.event.finished else rate)
+    def text(self, now: float) -> str:
+        """Size, total and, while running, the mean rate since the transfer began."""
+        seconds = now - self.start
+        if self.event.finished or seconds < 0.05:
+            return transfer_text(self.event)
+        return f"{transfer_text(self.event)}  {human_size(self.event.done / seconds)}/s"
 
 
 @dataclass(slots=True)
@@ -118,7 +119,7 @@ class ViewState:
         table = step.transfers if step is not None else self.loose
         key = (event.what, event.name)
         known = table.get(key)
-        table[key] = _Transfer(event, known.start if known else now, now)
+        table[key] = _Transfer(event, known.start if known else now)
 
 
 class TtyRenderer:
@@ -168,7 +169,7 @@ def render_view(state: ViewState, now: float, limit: int | None) -> RenderableTy
         blocks = _fit(blocks, steps, limit - 1)
     for block in blocks:
         rows.extend(block)
-    rows.extend(Text(f"     ↳ {t.text()}", "dim") for t in loose if not t.event.finished)
+    rows.extend(Text(f"     ↳ {t.text(now)}", "dim") for t in loose if not t.event.finished)
     return Group(*rows)
 
 
@@ -197,7 +198,7 @@ def _block(step: _Step, now: float) -> list[RenderableType]:
     elapsed = now - step.start if step.state == "RUNNING" else step.elapsed
     shown = "" if elapsed is None else f"{elapsed:.1f}s"
     head = Text.assemble(f" #{step.started.step} ", (f"{step.state:<7}", _STYLE[step.state]))
-    line.add_row(head, step.started.label, shown)
+    line.add_row(head, Text(step.started.label), shown)  # Text: "[a 1/2]" is no markup
     block: list[RenderableType] = [line]
     if step.state in ("RUNNING", "ERROR"):
         block.extend(
@@ -206,5 +207,5 @@ def _block(step: _Step, now: float) -> list[RenderableType]:
     if step.state == "ERROR" and step.message:
         block.append(Text(f"      ERROR: {step.message}", "red", no_wrap=True, overflow="ellipsis"))
     if step.state == "RUNNING":
-        block.extend(Text(f"      ↳ {t.text()}", "dim") for t in step.transfers.values())
+        block.extend(Text(f"      ↳ {t.text(now)}", "dim") for t in step.transfers.values())
     return block
