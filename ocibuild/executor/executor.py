@@ -218,7 +218,7 @@ def _run_stage(
     for number, instr in enumerate(steps, 1):
         walk.scope.check()
         before = len(state.layers)
-        progress = shown.step(instr)
+        progress = shown.step(instr, state)
         with at(instr.span), _step_output(shared, stage, number, len(steps)) as out, progress:
             state = _step(graph, state, instr, inputs, run.bind(out, progress), cache, progress)
         if len(state.layers) != before:

@@ -12,15 +12,17 @@ Dockerfile has a single unnamed stage.  The events themselves are
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ocibuild.dockerfile.instructions import Add, Copy, Run, Workdir
 from ocibuild.progress.report import NO_STEP
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from ocibuild.dockerfile.instructions import Instruction
+    from ocibuild.executor.state import StageState
     from ocibuild.plan import BuildGraph, Stage
     from ocibuild.progress.report import Reporter, StepProgress
 
@@ -60,11 +62,12 @@ class StageSteps:
             return NO_STEP
         return self._next(f"FROM {_full_name(self._stage.base)}")
 
-    def step(self, instr: Instruction) -> StepProgress:
-        """The step of ``instr`` (NO_STEP for a config-only instruction)."""
+    def step(self, instr: Instruction, state: StageState) -> StepProgress:
+        """The step of ``instr`` (NO_STEP for a config-only instruction); its text
+        has the variables ``state`` sees substituted, as BuildKit shows it."""
         if self._report is None or not isinstance(instr, _STEP_KINDS):
             return NO_STEP
-        return self._next(_shown(instr.original))
+        return self._next(shown_text(instr.original, state.expansion_env))
 
     def _next(self, text: str) -> StepProgress:
         assert self._report is not None
@@ -87,11 +90,26 @@ def _full_name(base: str) -> str:
         return base
 
 
-def _shown(original: str) -> str:
-    """The instruction's first source line, keyword in upper case (``RUN make``)."""
+def shown_text(original: str, env: Mapping[str, str]) -> str:
+    """The instruction's first source line as BuildKit shows it: keyword in upper
+    case, ``$NAME`` and ``${NAME}`` of ``env`` substituted outside single quotes
+    (quotes kept; other ``${...}`` forms and unknown names left as written)."""
     first = original.strip().splitlines()[0] if original.strip() else original
     keyword, _, rest = first.partition(" ")
-    return f"{keyword.upper()} {rest.strip()}".rstrip()
+    parts = re.split(r"('[^']*')", rest.strip())  # odd parts: single-quoted
+    rest = "".join(
+        part if n % 2 else _VARIABLE.sub(lambda m: _value(m, env), part)
+        for n, part in enumerate(parts)
+    )
+    return f"{keyword.upper()} {rest}".rstrip()
+
+
+_VARIABLE = re.compile(r"(?<!\\)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+
+
+def _value(match: re.Match[str], env: Mapping[str, str]) -> str:
+    name = match.group(1) or match.group(2)
+    return env.get(name, match.group(0))
 
 
 def tee(

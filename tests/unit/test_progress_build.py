@@ -10,6 +10,7 @@ import pytest
 
 from ocibuild import api
 from ocibuild.errors import UserError
+from ocibuild.executor.step_progress import shown_text
 from ocibuild.oci import Descriptor, Digest, Manifest, Reference, mediatypes
 from ocibuild.oci._json import canonical
 from ocibuild.progress import (
@@ -150,3 +151,16 @@ def test_a_pull_reports_the_manifest_and_each_blob_it_fetches(tmp_path: Path) ->
     ]
     assert all(e.step is None for e in events.items if isinstance(e, Transfer))
     assert not any(isinstance(e, OutputLine) for e in events.items)
+
+
+@pytest.mark.parametrize(
+    ("original", "shown"),
+    [
+        ("WORKDIR $APP", "WORKDIR /srv/app"),
+        ("run echo \"a  b\" $APP '$APP' ${APP}", "RUN echo \"a  b\" /srv/app '$APP' /srv/app"),
+        ("COPY ${NOPE} ${APP:-x} \\$APP .", "COPY ${NOPE} ${APP:-x} \\$APP ."),
+        ("RUN <<EOF\necho hi\nEOF", "RUN <<EOF"),
+    ],
+)
+def test_step_text_substitutes_variables_as_buildkit_shows_them(original: str, shown: str) -> None:
+    assert shown_text(original, {"APP": "/srv/app"}) == shown
