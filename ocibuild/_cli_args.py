@@ -105,7 +105,7 @@ def parse_build_args(ns: argparse.Namespace, environ: Mapping[str, str]) -> Buil
         no_cache=ns.no_cache,
         no_cache_filter=tuple(ns.no_cache_filter),
         pull=ns.pull,
-        quiet=ns.quiet,
+        quiet=ns.quiet or ns.progress == "quiet",
         progress="quiet" if ns.quiet else ns.progress,
         compression=ns.compression,
         iidfile=ns.iidfile,

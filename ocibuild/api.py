@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from ocibuild.executor.options import BuildOptions, BuildResult, NetworkMode, RuntimeName
     from ocibuild.oci import Platform, Reference
     from ocibuild.plan import BuildGraph
+    from ocibuild.progress import Event
+    from ocibuild.progress.report import Reporter
     from ocibuild.registry import PushTarget, RegistryClient
     from ocibuild.store import Store
     from ocibuild.store.cache_export import CacheSpec
@@ -71,6 +73,7 @@ def build(
     jobs: int | None = None,
     push: bool = False,
     insecure_registries: Sequence[str] = (),
+    on_event: Callable[[Event], None] | None = None,
 ) -> BuildResult:
     r"""Build an image as ``docker build`` would and return the executor's result.
 
@@ -92,6 +95,12 @@ def build(
     each ``type=registry[,name=REF]`` output) pushes the image under every
     tag after the build; ``pull`` re-resolves image bases against their
     registries; ``insecure_registries`` are spoken to over plain HTTP.
+    ``on_event`` receives the build's progress events (:mod:`ocibuild.progress`:
+    each step started, cached, done or failed, RUN output lines, bytes
+    pulled, written and pushed), possibly from several threads at once;
+    ``progress`` is only recorded (rendering is the caller's: the CLI's
+    renderers are in :mod:`ocibuild.progress`).  ``run_output`` still gets
+    the raw RUN output when given.
     """
     from ocibuild.executor.mounts import parse_secret
     from ocibuild.executor.options import BuildOptions
@@ -105,6 +114,7 @@ def build(
     target_platform = _platform(platform)
     imports, exports = _cache_specs(cache_from, "from"), _cache_specs(cache_to, "to")
     store = open_store(root)
+    report = _reporter(on_event)
     _import_caches(store, imports)
     options = BuildOptions(
         build_args=dict(build_args),
@@ -123,6 +133,7 @@ def build(
         secrets={s.id: s for s in (parse_secret(x) if isinstance(x, str) else x for x in secrets)},
         jobs=jobs,
         insecure_registries=tuple(insecure_registries),
+        on_event=report,
     )
     with _open_context(context, dockerfile, context_stream) as ctx:
         if dockerfile_text is None:
@@ -136,7 +147,7 @@ def build(
                 store.tag(ref.familiar(), result.manifest)
     for spec in specs:
         _write_output(store, result, spec, tags, compression, output_stream)
-    _push(store, result, targets)
+    _push(store, result, targets, report)
     if iidfile is not None:
         _write_text(iidfile, str(result.config.digest))
     if metadata_file is not None:
@@ -364,13 +375,28 @@ def _push_targets(
     return push_targets(names, tuple(insecure))
 
 
-def _push(store: Store, result: BuildResult, targets: Sequence[PushTarget]) -> None:
+def _push(
+    store: Store, result: BuildResult, targets: Sequence[PushTarget], report: Reporter | None
+) -> None:
     if not targets:
         return
     from ocibuild.registry import push
 
     for target in targets:
-        push(store, result.image, target.ref, target.client)
+        if report is None:
+            push(store, result.image, target.ref, target.client)
+            continue
+        with report.step("", -1, 0, 0, f"pushing {target.ref}") as step:
+            push(store, result.image, target.ref, target.client, on_event=step.event_sink)
+
+
+def _reporter(on_event: Callable[[Event], None] | None) -> Reporter | None:
+    """One step counter for the build and its pushes (None when no one listens)."""
+    if on_event is None:
+        return None
+    from ocibuild.progress.report import Reporter
+
+    return Reporter.of(on_event)
 
 
 def _platform(text: str | None) -> Platform | None:

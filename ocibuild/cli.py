@@ -25,10 +25,15 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ocibuild import _cli_completion, _cli_history, _cli_registry, _cli_store
 from ocibuild._cli_args import BuildArgs, parse_build_args
 from ocibuild.errors import StoreError, UserError
+
+if TYPE_CHECKING:
+    from ocibuild.executor.options import BuildResult
+    from ocibuild.progress import Event
 
 __all__ = ["main", "parser"]
 
@@ -136,14 +141,31 @@ def _silence_stdout() -> None:
 
 
 def _cmd_build(ns: argparse.Namespace) -> int:
-    from ocibuild import api
-    from ocibuild.executor.mounts import SecretSource
+    from ocibuild.progress.render import rendering
 
     args: BuildArgs = parse_build_args(ns, os.environ)
     if args.print_graph is not None:
         print(_graph(args, ns))
         return 0
-    result = api.build(
+    with rendering(args.progress, sys.stderr) as on_event:
+        result = _build(ns, args, on_event)
+    if args.quiet:
+        print(result.config.digest)
+    else:
+        print(f"{PROG}: built {result.config.digest}", file=sys.stderr)
+        for tag in args.tags:
+            print(f"{PROG}: tagged {tag}", file=sys.stderr)
+    return 0
+
+
+def _build(
+    ns: argparse.Namespace, args: BuildArgs, on_event: Callable[[Event], None] | None
+) -> BuildResult:
+    """``api.build`` with the flags; progress (RUN output included) goes to ``on_event``."""
+    from ocibuild import api
+    from ocibuild.executor.mounts import SecretSource
+
+    return api.build(
         args.context,
         args.dockerfile,
         tags=args.tags,
@@ -166,7 +188,7 @@ def _cmd_build(ns: argparse.Namespace) -> int:
         progress=args.progress,
         runtime=args.runtime,
         network=args.network,
-        run_output=None if args.progress == "quiet" else _write_stderr,
+        on_event=on_event,
         secrets=[SecretSource(s.id, s.src, s.env) for s in args.secrets],
         cache_to=args.cache_to,
         cache_from=args.cache_from,
@@ -174,13 +196,6 @@ def _cmd_build(ns: argparse.Namespace) -> int:
         push=args.push,
         insecure_registries=args.insecure_registries,
     )
-    if args.quiet:
-        print(result.config.digest)
-    else:
-        print(f"{PROG}: built {result.config.digest}", file=sys.stderr)
-        for tag in args.tags:
-            print(f"{PROG}: tagged {tag}", file=sys.stderr)
-    return 0
 
 
 def _graph(args: BuildArgs, ns: argparse.Namespace) -> str:
@@ -202,11 +217,6 @@ def _graph(args: BuildArgs, ns: argparse.Namespace) -> str:
         dockerfile_text=args.dockerfile_text,
         context_stream=sys.stdin.buffer if args.context == "-" else None,
     )
-
-
-def _write_stderr(chunk: bytes) -> None:
-    sys.stderr.buffer.write(chunk)
-    sys.stderr.buffer.flush()
 
 
 def _root(ns: argparse.Namespace) -> Path | None:
@@ -357,7 +367,8 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--progress",
         choices=("auto", "tty", "plain", "quiet"),
         default="auto",
-        help="how to show progress (default: auto)",
+        help="how to show progress: tty (a live view), plain (BuildKit's lines), "
+        "quiet (only the image ID), auto (tty on a terminal, else plain; the default)",
     )
     add(
         "-o",

@@ -21,10 +21,11 @@ from ocibuild.layer import LayerBlob
 from ocibuild.oci import Platform
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     from ocibuild.dockerfile.instructions import Instruction
     from ocibuild.plan import Stage
+    from ocibuild.progress import Event
     from ocibuild.store import Store, StoredImage
 
 __all__ = ["base_state", "image_state", "onbuild_triggers"]
@@ -48,11 +49,13 @@ def base_state(
     *,
     pull: bool = False,
     insecure: Collection[str] = (),
+    on_event: Callable[[Event], None] | None = None,
 ) -> StageState:
     """The state ``stage`` starts from, before ONBUILD triggers.
 
     ``pull`` resolves an image base against its registry even when the store
-    has it (``build --pull``); ``insecure`` registries are spoken to over HTTP.
+    has it (``build --pull``); ``insecure`` registries are spoken to over HTTP;
+    a pull reports its transfers to ``on_event``.
     """
     if stage.base_stage is not None:
         state = StageState(built[stage.base_stage].config, built[stage.base_stage].layers)
@@ -65,7 +68,8 @@ def base_state(
             raise UserError(f"build context {stage.base!r} is a directory, not an image")
         state = image_state(found)
     else:
-        state = image_state(_store_image(store, stage.base, platform, pull, insecure))
+        found = _store_image(store, stage.base, platform, pull, insecure, on_event)
+        state = image_state(found)
     env = state.config.config.env
     if not any(item.partition("=")[0] == "PATH" for item in env):
         state = state.with_config(env=set_env(env, "PATH", DEFAULT_PATH))
@@ -73,7 +77,12 @@ def base_state(
 
 
 def _store_image(
-    store: Store, name: str, platform: Platform | None, always: bool, insecure: Collection[str]
+    store: Store,
+    name: str,
+    platform: Platform | None,
+    always: bool,
+    insecure: Collection[str],
+    on_event: Callable[[Event], None] | None,
 ) -> StoredImage:
     """The stored image ``name``; pulled from its registry first when the store
     lacks it, or always when ``always`` (offline, that is an error, as for docker)."""
@@ -90,7 +99,8 @@ def _store_image(
 
     ref = Reference.parse(name)
     try:
-        result = pull(store, ref, connect(ref.domain, insecure=insecure), platform)
+        client = connect(ref.domain, insecure=insecure)
+        result = pull(store, ref, client, platform, on_event=on_event)
     except RegistryError as err:
         # Docker's wording: the image the user named comes first.
         raise RegistryError(f"failed to resolve {ref.familiar()}: {err.message}") from None

@@ -8,6 +8,9 @@ each stage: find the base, run the base's ONBUILD triggers and then the stage's 
 instructions, one handler per step kind (config-only, WORKDIR, COPY/ADD,
 RUN); then apply ``--label``s and store the image.
 Each step runs inside ``errors.at(span)`` so a user error names its line.
+With ``BuildOptions.on_event`` each step is reported as it starts, runs,
+hits the cache or fails (:mod:`ocibuild.executor.step_progress`,
+:mod:`ocibuild.progress`); without it nothing is made for that.
 While it runs, the build's layers are pinned as an extra gc root
 (``ocibuild/roots/build-<pid>-<random>.json``, every running stage's
 layers) so a concurrent ``gc`` keeps them; the pin is removed when
@@ -37,6 +40,8 @@ from ocibuild.executor.schedule import Schedule
 from ocibuild.executor.stage_output import SharedSink, StepOutput, step_label
 from ocibuild.executor.stage_threads import StageThreads
 from ocibuild.executor.step_key import KeyInputs
+from ocibuild.executor.step_progress import StageSteps, tee
+from ocibuild.progress.report import NO_STEP, Reporter
 from ocibuild.store.scratch import PIN_PREFIX, owned_name
 
 if TYPE_CHECKING:
@@ -48,6 +53,7 @@ if TYPE_CHECKING:
     from ocibuild.executor.state import StageState
     from ocibuild.oci import Descriptor
     from ocibuild.plan import BuildGraph, Stage
+    from ocibuild.progress.report import StepProgress
     from ocibuild.store import Store
 
 __all__ = ["execute"]
@@ -61,7 +67,8 @@ def execute(
     schedule = Schedule.of(graph)
     _ = store.cache  # opened here, not raced for by the stage threads
     with _pinned(store) as pin, _touching(store) as used:
-        walk = _Walk(graph, layers, context, options, pin, schedule, used)
+        report = Reporter.of(options.on_event)
+        walk = _Walk(graph, layers, context, options, pin, schedule, used, report=report)
         built = walk.run(_jobs(options.jobs))
         final = _finish(built[graph.target], options)
         result = _store_image(store, final)
@@ -144,6 +151,7 @@ class _Walk:
     schedule: Schedule
     used: list[str]
     scope: CancelScope = field(default_factory=CancelScope)
+    report: Reporter | None = None
 
     def run(self, jobs: int) -> dict[int, StageState]:
         shared = None
@@ -182,27 +190,32 @@ def _run_stage(
 ) -> StageState:
     graph, layers, options = walk.graph, walk.layers, walk.options
     platform = stage.platform or graph.target_platform or options.target_platform
-    state = base_state(
-        stage,
-        built,
-        layers.store,
-        options.build_contexts,
-        platform,
-        pull=options.pull,
-        insecure=options.insecure_registries,
-    )
-    state = start_stage(state, stage, built)
-    state, triggers = onbuild_triggers(state, graph.escape, stage.span)
+    shown = StageSteps(walk.report, graph, stage)
+    with shown.base() as base:
+        state = base_state(
+            stage,
+            built,
+            layers.store,
+            options.build_contexts,
+            platform,
+            pull=options.pull,
+            insecure=options.insecure_registries,
+            on_event=base.event_sink,
+        )
+        state = start_stage(state, stage, built)
+        state, triggers = onbuild_triggers(state, graph.escape, stage.span)
     sources = Sources(walk.context, _stage_names(graph, built), options.build_contexts, platform)
     run = _StageRun(options, sources, layers, walk.scope)
     inputs = KeyInputs(layers, sources, layers.store.cache, options.network, layers.clamp_mtime)
     cache = StepCache.for_stage(layers.store.cache, options, stage, walk.used)
     steps = (*triggers, *stage.instructions)
+    shown.add_triggers(triggers)
     for number, instr in enumerate(steps, 1):
         walk.scope.check()
         before = len(state.layers)
-        with at(instr.span), _step_output(shared, stage, number, len(steps)) as out:
-            state = _step(graph, state, instr, inputs, run.bind(out), cache)
+        progress = shown.step(instr, state)
+        with at(instr.span), _step_output(shared, stage, number, len(steps)) as out, progress:
+            state = _step(graph, state, instr, inputs, run.bind(out, progress), cache, progress)
         if len(state.layers) != before:
             walk.pin(stage.index, state)
     walk.pin(stage.index, state)
@@ -239,12 +252,14 @@ class _StageRun:
         self._options, self._sources, self._layers, self._scope = options, sources, layers, scope
         self._made: RunContext | None = None
 
-    def bind(self, out: StepOutput | None) -> Callable[[], RunContext]:
-        """What a RUN step calls for its context, with ``out`` as output when given."""
+    def bind(self, out: StepOutput | None, progress: StepProgress) -> Callable[[], RunContext]:
+        """What a RUN step calls for its context: output to ``out`` (stages at once) or
+        the caller's ``run_output``, and to the step's progress when someone listens."""
 
         def context() -> RunContext:
             run = self._context()
-            return run if out is None else replace(run, output=out)
+            sink = tee(out if out is not None else self._options.run_output, progress.output_sink)
+            return run if sink is None else replace(run, output=sink)
 
         return context
 
@@ -264,10 +279,7 @@ def _run_context(
     mounts = MountInputs(
         functools.partial(sources.tree, layers), layers.store.meta_dir, options.secrets
     )
-    run = RunContext(runtime, options.network, options.build_args, mounts=mounts)
-    if options.run_output is None:
-        return run
-    return replace(run, output=options.run_output)
+    return RunContext(runtime, options.network, options.build_args, mounts=mounts)
 
 
 def _stage_names(graph: BuildGraph, built: dict[int, StageState]) -> dict[str, StageState]:
@@ -287,13 +299,18 @@ def _step(
     inputs: KeyInputs,
     run: Callable[[], RunContext],
     cache: StepCache,
+    progress: StepProgress = NO_STEP,
 ) -> StageState:
     """One instruction: expand its words, then run it through the build cache
-    (:mod:`ocibuild.executor.cache_step`) with its kind's handler."""
+    (:mod:`ocibuild.executor.cache_step`) with its kind's handler.  The step
+    is reported as having run (not CACHED) when the handler is called."""
     expanded = expand_instruction(instr, state.expansion_env, graph.escape)
     layers, sources = inputs.layers, inputs.sources
+    if progress is not NO_STEP:
+        layers = replace(layers, progress=progress)
 
     def handler(state: StageState, created: str) -> StageState:
+        progress.ran()
         match expanded:
             case Run():
                 from ocibuild.executor.run_step import run_step

@@ -10,11 +10,14 @@ system) as a ``store.scratch`` dir, like ``Snapshots``' own unpacking, so
 the rename is atomic; if another build got there first, ours is thrown away.
 The scratch name says which process owns it: ``Layers.for_store``, called
 once at the start of every build, sweeps those whose owner is gone (a build
-killed by SIGKILL), never one of a concurrent build.
+killed by SIGKILL), never one of a concurrent build.  When someone listens
+to progress, ``Layers.progress`` is the step's and the bytes written are
+reported as a ``layer`` transfer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from typing import TYPE_CHECKING
 
@@ -22,15 +25,20 @@ from ocibuild._record import record
 from ocibuild.executor.sources import ViewTree
 from ocibuild.executor.upper import Upper
 from ocibuild.layer import store_layer
+from ocibuild.progress.report import NO_STEP, StepProgress
 from ocibuild.snapshot import RootView, Snapshots, chain_ids
 from ocibuild.store.scratch import scratch_dir, sweep_scratch
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
+    from typing import BinaryIO
 
     from ocibuild.executor.state import StageState
     from ocibuild.layer import LayerBlob
+    from ocibuild.layer.blob import BlobWriter, LayerStore
+    from ocibuild.oci import Descriptor, Digest
+    from ocibuild.progress.report import Meter
     from ocibuild.store import Store
 
 __all__ = ["Layers", "commit_layer"]
@@ -38,11 +46,15 @@ __all__ = ["Layers", "commit_layer"]
 
 @record
 class Layers:
-    """The store, its snapshots, and the mtime clamp: what a layer-making step needs."""
+    """The store, its snapshots, and the mtime clamp: what a layer-making step needs.
+
+    ``progress`` is the running step's (set per step, only when someone listens).
+    """
 
     store: Store
     snapshots: Snapshots
     clamp_mtime: int | None
+    progress: StepProgress = NO_STEP
 
     @classmethod
     def for_store(cls, store: Store, clamp_mtime: int | None) -> Layers:
@@ -73,13 +85,44 @@ def commit_layer(
         upper = tmp / "diff"
         upper.mkdir()
         write(Upper(upper, view))
-        blob = store_layer(layers.store, upper, clamp_mtime=layers.clamp_mtime)
+        meter = layers.progress.meter("layer", "layer")
+        sink: LayerStore = layers.store if meter is None else _Metered(layers.store, meter)
+        blob = store_layer(sink, upper, clamp_mtime=layers.clamp_mtime)
+        if meter is not None:
+            meter.finish(blob.descriptor.size)
         chain = chain_ids([*state.config.diff_ids, blob.diff_id])[-1]
         _adopt(tmp, layers.snapshots.path(chain).parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
     return state.with_layer(blob)
+
+
+class _Metered:
+    """A layer store whose blob writers count the bytes written into ``meter``."""
+
+    def __init__(self, store: Store, meter: Meter) -> None:
+        self._store, self._meter = store, meter
+
+    @contextlib.contextmanager
+    def writer(self, media_type: str) -> Iterator[BlobWriter]:
+        with self._store.writer(media_type) as writer:
+            yield _MeteredWriter(writer, self._meter)
+
+    def open_blob(self, digest: Digest) -> BinaryIO:
+        return self._store.open_blob(digest)
+
+
+class _MeteredWriter:
+    def __init__(self, writer: BlobWriter, meter: Meter) -> None:
+        self._writer, self._meter = writer, meter
+
+    def write(self, data: bytes, /) -> object:
+        self._meter(len(data))
+        return self._writer.write(data)
+
+    def commit(self, expected: Digest | None = None) -> Descriptor:
+        return self._writer.commit(expected)
 
 
 def _adopt(tmp: Path, dest: Path) -> None:

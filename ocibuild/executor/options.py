@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from ocibuild.executor.mounts import SecretSource
     from ocibuild.oci import Descriptor, Platform
+    from ocibuild.progress import Event
     from ocibuild.store import StoredImage
 
 __all__ = ["BuildOptions", "BuildResult", "NetworkMode", "RuntimeName"]
@@ -41,11 +42,16 @@ class BuildOptions:
     recorded); ``no_cache_filter`` does so for the stages named (or numbered)
     there; ``pull`` resolves every image base against its registry even
     when the store has it (``insecure_registries`` are spoken to over plain
-    HTTP); ``progress`` is accepted for the callers' sake.
+    HTTP); ``progress`` is the CLI's mode, kept for the callers' sake (the
+    library never renders: pass ``on_event``).
     ``runtime`` runs RUN steps (``builtin`` needs nothing installed);
     ``network`` is RUN's default network (``RUN --network`` overrides it);
     ``run_output`` receives RUN output chunks as they come (None: only the
     tail is kept, for the error of a failed RUN);
+    ``on_event`` receives the build's progress events
+    (:mod:`ocibuild.progress`: steps started, cached, done or failed, RUN
+    output lines, bytes pulled or written), from the stage threads, so it
+    must be thread-safe (None: no events are made);
     ``secrets`` maps a secret id to its source for ``RUN --mount=type=secret``;
     ``jobs`` is how many stages may be built at once (None: the CPU count).
     """
@@ -66,6 +72,7 @@ class BuildOptions:
     secrets: Mapping[str, SecretSource] = field(default_factory=dict)
     jobs: int | None = None
     insecure_registries: tuple[str, ...] = ()
+    on_event: Callable[[Event], None] | None = None
 
 
 @record

@@ -130,13 +130,25 @@ class RegistryClient:
         response.close()
         return response.status == 200
 
-    def fetch_blob(self, repo: str, desc: Descriptor, store: Store) -> Descriptor:
-        """Stream the blob into ``store``; published only if digest and size match."""
+    def fetch_blob(
+        self,
+        repo: str,
+        desc: Descriptor,
+        store: Store,
+        *,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> Descriptor:
+        """Stream the blob into ``store``; published only if digest and size match.
+
+        ``on_bytes`` is told the size of each chunk as it arrives.
+        """
         response = self._call(repo, "GET", f"blobs/{desc.digest}", ok=(200,))
         try:
             with store.writer(desc.media_type) as writer:
                 while chunk := response.read(_READ):
                     writer.write(chunk)
+                    if on_bytes is not None:
+                        on_bytes(len(chunk))
                     if writer.size > desc.size:
                         break
                 if writer.size != desc.size:

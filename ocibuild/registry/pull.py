@@ -7,6 +7,8 @@ and the index; the tag is written last.  Every blob is published only when
 complete and verified, so an interrupted pull leaves no tag and no partial
 blob (unreferenced blobs are collected by ``gc``).  Docker schema 2 and OCI
 media types are both accepted; layers stay as the registry compressed them.
+With ``on_event``, the manifest and each blob fetched are reported as
+``pull`` transfers (:mod:`ocibuild.progress`), named by digest.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ocibuild.oci import Descriptor, Index, Manifest, Platform, Reference, media
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ocibuild.progress import Event
     from ocibuild.registry.client import FetchedManifest, RegistryClient
     from ocibuild.store import Store
 
@@ -38,9 +41,17 @@ class PullResult:
 
 
 def pull(
-    store: Store, ref: Reference, client: RegistryClient, platform: Platform | None = None
+    store: Store,
+    ref: Reference,
+    client: RegistryClient,
+    platform: Platform | None = None,
+    *,
+    on_event: Callable[[Event], None] | None = None,
 ) -> PullResult:
-    """Pull ``ref`` into ``store`` and tag it (tag references only); return what was stored."""
+    """Pull ``ref`` into ``store`` and tag it (tag references only); return what was stored.
+
+    ``on_event`` receives the transfers (manifest, then each blob fetched).
+    """
     repo = ref.path
     top = client.get_manifest(repo, str(ref.digest) if ref.digest else ref.tag)
     chosen = top
@@ -51,9 +62,11 @@ def pull(
             f"{client.registry}/{repo}: unsupported manifest type {top.media_type!r}"
         )
     manifest = _parse(Manifest.from_json, chosen, client, repo)
+    if on_event is not None:
+        _report_manifest(on_event, chosen)
     for blob in (manifest.config, *manifest.layers):
         if not store.has_blob(blob):
-            client.fetch_blob(repo, blob, store)
+            _fetch(client, repo, blob, store, on_event)
     manifest_desc = store.put_bytes(chosen.data, chosen.media_type)
     top_desc = store.put_bytes(top.data, top.media_type) if top is not chosen else manifest_desc
     tag = None
@@ -63,6 +76,30 @@ def pull(
     else:
         store.set_root(f"pulled-{top_desc.digest.hex}", [top_desc])
     return PullResult(top_desc, manifest_desc, tag)
+
+
+def _report_manifest(on_event: Callable[[Event], None], fetched: FetchedManifest) -> None:
+    from ocibuild.progress import Transfer
+
+    size = len(fetched.data)
+    on_event(Transfer(None, "pull", str(fetched.digest), size, size))
+
+
+def _fetch(
+    client: RegistryClient,
+    repo: str,
+    blob: Descriptor,
+    store: Store,
+    on_event: Callable[[Event], None] | None,
+) -> None:
+    if on_event is None:
+        client.fetch_blob(repo, blob, store)
+        return
+    from ocibuild.progress.report import Meter
+
+    meter = Meter(on_event, "pull", str(blob.digest), blob.size)
+    client.fetch_blob(repo, blob, store, on_bytes=meter)
+    meter.finish(blob.size)
 
 
 def _from_index(

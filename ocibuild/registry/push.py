@@ -16,22 +16,27 @@ the digests the index names), then the index bytes under the tag.
 :func:`push_stored` picks: an index whose children are all in the store is
 pushed whole; one pulled for a single platform is pushed as that platform's
 image (what Docker's classic store does).
+
+With ``on_event``, each blob uploaded is reported as a ``push`` transfer
+(:mod:`ocibuild.progress`), named by digest, as its bytes are read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from ocibuild._record import record
 from ocibuild.export.archive import ExportBlob, collect_blobs
 from ocibuild.oci import Index, Manifest, mediatypes
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable, Mapping
+    from collections.abc import Callable, Collection, Iterable, Mapping
 
     from ocibuild.oci import Descriptor, Digest, Platform, Reference
+    from ocibuild.progress import Event
+    from ocibuild.progress.report import Meter
     from ocibuild.registry.client import RegistryClient
     from ocibuild.store import Store, StoredImage
 
@@ -55,9 +60,14 @@ def push(
     client: RegistryClient,
     *,
     mount_from: Mapping[Digest, str] | None = None,
+    on_event: Callable[[Event], None] | None = None,
 ) -> PushResult:
-    """Push ``image`` as ``ref`` (a tag); ``mount_from`` maps blobs to a source repository."""
-    return _push_image(store, image, ref.path, ref.tag or "latest", client, "gzip", mount_from)
+    """Push ``image`` as ``ref`` (a tag); ``mount_from`` maps blobs to a source repository.
+
+    ``on_event`` receives the uploads as ``push`` transfers.
+    """
+    tag = ref.tag or "latest"
+    return _push_image(store, image, ref.path, tag, client, "gzip", mount_from, on_event)
 
 
 def push_index(
@@ -142,6 +152,7 @@ def _push_image(
     client: RegistryClient,
     compression: str,
     mount_from: Mapping[Digest, str] | None,
+    on_event: Callable[[Event], None] | None = None,
 ) -> PushResult:
     counts = {"uploaded": 0, "mounted": 0, "existing": 0}
     with contextlib.ExitStack() as stack:
@@ -150,7 +161,8 @@ def _push_image(
         for digest, blob in sorted(blobs.items()):
             if digest == manifest.digest:
                 continue
-            outcome = _push_blob(store, client, repo, blob, (mount_from or {}).get(digest))
+            source_repo = (mount_from or {}).get(digest)
+            outcome = _push_blob(store, client, repo, blob, source_repo, on_event)
             counts[outcome] += 1
         top = blobs[manifest.digest]
         data = top.data if top.data is not None else store.read_blob(manifest.digest)
@@ -159,7 +171,12 @@ def _push_image(
 
 
 def _push_blob(
-    store: Store, client: RegistryClient, repo: str, blob: ExportBlob, source_repo: str | None
+    store: Store,
+    client: RegistryClient,
+    repo: str,
+    blob: ExportBlob,
+    source_repo: str | None,
+    on_event: Callable[[Event], None] | None = None,
 ) -> str:
     desc = blob.descriptor
     if client.has_blob(repo, desc.digest):
@@ -175,5 +192,32 @@ def _push_blob(
             source = io.BytesIO(blob.data)
         else:
             source = stack.enter_context(store.blob_path(desc.digest).open("rb"))
-        client.push_blob(repo, desc, source)
+        if on_event is None:
+            client.push_blob(repo, desc, source)
+            return "uploaded"
+        from ocibuild.progress.report import Meter
+
+        meter = Meter(on_event, "push", str(desc.digest), desc.size)
+        client.push_blob(repo, desc, cast("BinaryIO", _MeteredReader(source, meter)))
+        meter.finish(desc.size)
     return "uploaded"
+
+
+class _MeteredReader:
+    """A blob source that counts what the upload reads from it (a retry's rewind too)."""
+
+    def __init__(self, source: BinaryIO, meter: Meter) -> None:
+        self._source, self._meter = source, meter
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._source.read(size)
+        self._meter(len(data))
+        return data
+
+    def tell(self) -> int:
+        return self._source.tell()
+
+    def seek(self, offset: int, whence: int = 0, /) -> int:
+        position = self._source.seek(offset, whence)
+        self._meter.done = position
+        return position

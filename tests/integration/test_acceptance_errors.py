@@ -3,7 +3,9 @@
 For each bad input the CLI runs as a subprocess (working directory = the
 test's temp dir, so ``-f sub/Dockerfile.dev`` is relative as a user types
 it) and must: exit 1 (2 for argparse usage errors); print exactly ONE line
-on stderr, ``ocibuild: MESSAGE``, where a message tied to a Dockerfile line
+on stderr, ``ocibuild: MESSAGE``, besides the plain progress of the steps
+reached (``#N ...`` lines and the blank lines between steps), where a
+message tied to a Dockerfile line
 is ``NAME:LINE: ...`` with NAME the Dockerfile path as given (``Dockerfile``
 by default); print no traceback; and leave the store as it was: the same
 ``index.json`` bytes and nothing new in ``ocibuild/tmp``.
@@ -167,6 +169,11 @@ def _tmp_entries(store: Path) -> set[str]:
     return {p.name for p in tmp.iterdir()} if tmp.is_dir() else set()
 
 
+def _progress(line: str) -> bool:
+    """A line of plain progress output (``#3 [2/2] COPY ...``, ``#3 ERROR: ...``) or a gap."""
+    return line == "" or re.match(r"#\d+ ", line) is not None
+
+
 def _params() -> list[object]:
     return [
         pytest.param(CASES[name], id=name, marks=[pytest.mark.root] if name in NEEDS_ROOT else [])
@@ -197,7 +204,8 @@ def test_user_error_is_one_clean_line(bad: BadInput, store: Path, tmp_path: Path
         assert "usage:" in proc.stderr
         assert "error: unrecognized arguments: --bogus-flag" in proc.stderr.splitlines()[-1]
     else:
-        lines = proc.stderr.rstrip("\n").split("\n")
+        # Steps reached before the error are shown first (plain progress, ``#N ...``).
+        lines = [line for line in proc.stderr.rstrip("\n").split("\n") if not _progress(line)]
         assert len(lines) == 1, proc.stderr
         message = lines[0].removeprefix("ocibuild: ")
         assert lines[0].startswith("ocibuild: "), proc.stderr
