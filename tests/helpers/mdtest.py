@@ -17,6 +17,9 @@ convention it reads is documented for writers in docs/testing.md:
 - Any other fence (``sh``, ``text``, ``dockerfile``...) is shown, never run.
 - ``<!-- docs-test: skip REASON -->`` at the start of a line keeps all of
   a file's blocks from running; the reason is required.
+- ``<!-- docs-test: run-by tests/PATH.py -->`` hands a file's blocks to
+  that test, which runs them in one session with set-up and clean-up the
+  docs test cannot give (a debootstrapped base, a container to stop).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "blocks",
     "commands",
     "match_output",
+    "run_by",
     "skip_reason",
 ]
 
@@ -52,6 +56,9 @@ RUN_LANGUAGES = frozenset({"console", "python"})
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[^\s`]*)")
 # At the start of a line: `<!-- docs-test: skip -->` quoted in running text is not one.
 _SKIP = re.compile(r"^[ \t]*<!--\s*docs-test:\s*skip\b(?P<reason>.*?)-->", re.DOTALL | re.MULTILINE)
+# `<!-- docs-test: run-by tests/...py -->`: that test runs the file's blocks (with set-up
+# and clean-up the docs test cannot give, such as a debootstrapped base).
+_RUN_BY = re.compile(r"^[ \t]*<!--\s*docs-test:\s*run-by\s+(?P<path>\S+)\s*-->", re.MULTILINE)
 _EXIT = re.compile(r"^\[exit (?P<status>[0-9]+)\]$")
 _HEREDOC = re.compile(
     r"(?<!<)<<(?!<)(?P<dash>-?)[ \t]*(?P<quote>['\"]?)(?P<word>[A-Za-z_][A-Za-z0-9_]*)(?P=quote)"
@@ -95,6 +102,12 @@ def skip_reason(text: str) -> str | None:
     if not reason:
         raise DocFormatError("<!-- docs-test: skip --> needs a reason after 'skip'")
     return reason
+
+
+def run_by(text: str) -> str | None:
+    """The test named by a file's ``<!-- docs-test: run-by PATH -->``, None without one."""
+    found = _RUN_BY.search(text)
+    return None if found is None else found["path"]
 
 
 def blocks(text: str) -> list[Block]:

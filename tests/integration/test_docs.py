@@ -13,10 +13,8 @@ in one bash session (``cd`` and variables carry over), each with stdin from
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -26,13 +24,13 @@ import pytest
 from helpers.builders import OcibuildBuilder
 from helpers.mdtest import (
     Block,
-    Command,
     DocFormatError,
     blocks,
     commands,
-    match_output,
+    run_by,
     skip_reason,
 )
+from helpers.mdtest_session import run_console
 from helpers.prereq import REPO
 
 if TYPE_CHECKING:
@@ -51,6 +49,7 @@ class DocCase:
     block: Block | None = None
     skip: str | None = None
     error: str | None = None
+    run_by: str | None = None
 
     @property
     def id(self) -> str:
@@ -77,6 +76,8 @@ def _cases() -> list[DocCase]:
             continue
         if reason is not None:
             cases.append(DocCase(path, skip=reason))
+        elif run_by(text) is not None:
+            cases.append(DocCase(path, run_by=run_by(text)))
         else:
             cases.extend(DocCase(path, block) for block in found)
     return cases
@@ -109,7 +110,17 @@ def test_doc_block(case: DocCase, docs_store: Path, docs_bin: Path, tmp_path: Pa
         pytest.fail(f"{case.id}: {case.error}", pytrace=False)
     if case.skip is not None:
         pytest.skip(f"docs-test: skip {case.skip}")
+    if case.run_by is not None:
+        _check_run_by(case.path, case.run_by)
+        return
     _run(case, *_prepare(tmp_path, docs_store, docs_bin), tmp_path / "out")
+
+
+def _check_run_by(doc: Path, runner: str) -> None:
+    """A file handed to another test: that test must exist and read this file."""
+    test = REPO / runner
+    assert test.is_file(), f"{doc}: docs-test: run-by {runner}: no such test"
+    assert doc.relative_to(REPO).as_posix() in test.read_text(), f"{runner} does not run {doc}"
 
 
 def _prepare(tmp: Path, docs_store: Path, docs_bin: Path) -> tuple[Path, dict[str, str]]:
@@ -122,10 +133,11 @@ def _prepare(tmp: Path, docs_store: Path, docs_bin: Path) -> tuple[Path, dict[st
 
 
 def _run(case: DocCase, scratch: Path, env: dict[str, str], outdir: Path) -> None:
-    if case.block is not None and case.block.lang == "python":
+    assert case.block is not None
+    if case.block.lang == "python":
         _run_python(case, scratch, env)
     else:
-        _run_console(case, scratch, env, outdir)
+        run_console(commands(case.block), case.id, scratch, env, outdir, timeout=TIMEOUT)
 
 
 WRONG = """\
@@ -214,66 +226,3 @@ def _run_python(case: DocCase, scratch: Path, env: dict[str, str]) -> None:
     )
     if proc.returncode != 0:
         pytest.fail(f"{case.id}: python block failed:\n{proc.stdout}", pytrace=False)
-
-
-def session_script(cmds: list[Command], outdir: Path) -> str:
-    """One bash script for a block: each command's output and status go to
-    ``outdir/N`` and ``outdir/N.rc``; it stops at the first unexpected status."""
-    lines = ["set +e"]
-    for n, cmd in enumerate(cmds):
-        out = outdir / str(n)
-        lines += [
-            "{",
-            cmd.source,
-            f"}} >'{out}' 2>&1 </dev/null",
-            f"echo $? >'{out}.rc'",
-            f"[ \"$(cat '{out}.rc')\" = {cmd.exit_status} ] || exit 0",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _run_console(case: DocCase, scratch: Path, env: dict[str, str], outdir: Path) -> None:
-    assert case.block is not None
-    cmds = commands(case.block)
-    outdir.mkdir()
-    script = outdir.parent / "block.sh"
-    script.write_text(session_script(cmds, outdir))
-    _run_session(script, scratch, env)
-    for n, cmd in enumerate(cmds):
-        problem = _judge(cmd, outdir / str(n))
-        if problem is not None:
-            where = f"{case.id} (command at line {cmd.line})"
-            pytest.fail(f"{where}:\n$ {cmd.source}\n{problem}", pytrace=False)
-
-
-def _run_session(script: Path, scratch: Path, env: dict[str, str]) -> None:
-    """Run the block's script in its own process group, and end whatever it
-    left running in the background (a registry whose `kill` never came)."""
-    proc = subprocess.Popen(
-        ["bash", str(script)],
-        cwd=scratch,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        proc.wait(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"the block took more than {TIMEOUT} s", pytrace=False)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def _judge(cmd: Command, out: Path) -> str | None:
-    rc_file = out.with_name(out.name + ".rc")
-    if not rc_file.exists():
-        return "the command did not finish (an `exit` in the block, or the shell stopped)"
-    output = out.read_text(errors="replace")
-    status = int(rc_file.read_text())
-    if status != cmd.exit_status:
-        return f"exit status {status}, expected {cmd.exit_status}; output:\n{output}"
-    return match_output(cmd.expected, output)

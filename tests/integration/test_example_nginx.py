@@ -1,48 +1,39 @@
-"""examples/Dockerfile.nginx end to end: debootstrap, import, build, serve.
+"""docs/nginx-example.md, run as written: debootstrap, import, build, serve, fetch.
 
-A minbase Debian 12 from examples/make-debian-rootfs.sh (made once per
-session; set OCIBUILD_DEBIAN_ROOTFS=PATH to keep it between sessions) is
-imported as debian:bookworm, the example is built with ocibuild (its RUN
-installs nginx from the Debian mirror), and the built image is unpacked with
-umoci and started with runc on the host's network.  The page must come back
-over loopback.  Needs root, debootstrap, umoci, runc and the Debian mirror.
+The page's console blocks (it hands them to this test with ``<!-- docs-test:
+run-by ... -->``) run in order in one bash session (tests/helpers/
+mdtest_session.py) in a scratch dir holding a copy of examples/: a minbase
+Debian 12 from examples/make-debian-rootfs.sh is imported as debian:bookworm
+(made once per session and put where the page's command finds it, so that
+command keeps it; set OCIBUILD_DEBIAN_ROOTFS=PATH to keep it between
+sessions), the example is built with ocibuild (its RUN installs nginx from
+the Debian mirror), unpacked with umoci, started with runc on the host's
+network, and its page fetched over loopback.  The container is stopped
+afterwards even when a step fails.  Needs root, debootstrap, umoci, runc,
+curl, the Debian mirror and port 8080.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-from helpers.builders import OcibuildBuilder
+from helpers.mdtest import blocks, commands
+from helpers.mdtest_session import run_console
 from helpers.prereq import REPO, unavailable
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 pytestmark = [pytest.mark.slow, pytest.mark.root]
 
 EXAMPLES = REPO / "examples"
 PORT = 8080
-PAGE = (EXAMPLES / "nginx" / "index.html").read_text()
-# Docker's default set: umoci's is only three, too few for nginx's chown/setuid.
-DOCKER_CAPS = [
-    f"CAP_{cap}"
-    for cap in (
-        *("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID"),
-        *("SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL"),
-        "AUDIT_WRITE",
-    )
-]
+DOC = REPO / "docs" / "nginx-example.md"
+CONTAINER = "nginx-example"  # the name the page uses
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +54,7 @@ def debian_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _tools() -> None:
-    missing = [tool for tool in ("umoci", "runc") if shutil.which(tool) is None]
+    missing = [tool for tool in ("umoci", "runc", "curl") if shutil.which(tool) is None]
     if missing:
         unavailable(f"needs {', '.join(missing)} (apt-get install)")
 
@@ -77,86 +68,46 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+def _environment(tmp: Path) -> dict[str, str]:
+    """This tree's ``ocibuild`` first on PATH; no store chosen (the page exports one)."""
+    bindir = tmp / "bin"
+    bindir.mkdir()
+    wrapper = bindir / "ocibuild"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} -m ocibuild "$@"\n')
+    wrapper.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "OCIBUILD_ROOT"}
+    env.update(PATH=f"{bindir}:{env.get('PATH', '/usr/bin:/bin')}", PYTHONPATH=str(REPO))
+    return env
 
 
-def _unpack(store: Path, bundle: Path) -> int:
-    """Unpack nginx:latest as a runc bundle on the host network; returns the port."""
-    subprocess.run(
-        ["umoci", "unpack", "--image", f"{store}:nginx:latest", str(bundle)],
-        check=True,
-        capture_output=True,
-    )
-    config_path = bundle / "config.json"
-    config = json.loads(config_path.read_text())
-    config["process"]["terminal"] = False
-    config["process"]["capabilities"] = {
-        kind: DOCKER_CAPS for kind in ("bounding", "effective", "permitted")
-    }
-    namespaces = config["linux"]["namespaces"]
-    config["linux"]["namespaces"] = [ns for ns in namespaces if ns["type"] != "network"]
-    config_path.write_text(json.dumps(config))
-    if _port_free(PORT):
-        return PORT
-    # Something on the host already has 8080: move the example's server.
-    port = _free_port()
-    conf = bundle / "rootfs" / "etc" / "nginx" / "conf.d" / "default.conf"
-    text = conf.read_text().replace(f":{PORT} ", f":{port} ").replace(f" {PORT} ", f" {port} ")
-    conf.write_text(text)
-    return port
+def _stop_container() -> None:
+    for args in (["kill", CONTAINER, "KILL"], ["delete", "-f", CONTAINER]):
+        subprocess.run(["runc", *args], capture_output=True, check=False)
 
 
-@contextlib.contextmanager
-def _running(bundle: Path, state: Path) -> Iterator[None]:
-    """runc runs the bundle detached; killed and deleted on the way out."""
-    runc = ["runc", "--root", str(state)]
-    name = f"ocibuild-nginx-{os.getpid()}"
-    log = bundle.parent / "container.log"
-    try:
-        with log.open("wb") as out:
-            subprocess.run(
-                [*runc, "run", "-d", "--bundle", str(bundle), name],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                timeout=60,
-                check=True,
-            )
-        yield
-    finally:
-        subprocess.run([*runc, "kill", name, "KILL"], capture_output=True, check=False)
-        subprocess.run([*runc, "delete", "-f", name], capture_output=True, check=False)
-
-
-def _fetch(url: str, seconds: float) -> str:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                body: bytes = response.read()
-                return body.decode()
-        except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def test_nginx_example_serves_its_page(debian_rootfs: Path, tmp_path: Path) -> None:
+def test_nginx_example_page_runs_as_written(debian_rootfs: Path, tmp_path: Path) -> None:
     _tools()
-    store = tmp_path / "store"
-    cli = OcibuildBuilder(store)
-    cli.import_rootfs(debian_rootfs, "debian:bookworm")
-    cli.run("build", "-f", str(EXAMPLES / "Dockerfile.nginx"), "-t", "nginx", str(EXAMPLES))
-
-    config = json.loads(cli.run("inspect", "nginx:latest"))[0]["Config"]
-    assert config["Cmd"] == ["nginx", "-g", "daemon off;"]
-    assert config["ExposedPorts"] == {f"{PORT}/tcp": {}}
-
-    bundle = tmp_path / "bundle"
-    port = _unpack(store, bundle)
-    with _running(bundle, tmp_path / "runc-state"):
-        assert _fetch(f"http://127.0.0.1:{port}/", seconds=15) == PAGE
+    if not _port_free(PORT):
+        unavailable(f"port {PORT} is taken on this host; the page's nginx listens there")
+    scratch = tmp_path / "scratch"
+    shutil.copytree(EXAMPLES, scratch / "examples", symlinks=True)
+    (scratch / "debian.tar").symlink_to(debian_rootfs)  # the page's script keeps it
+    cmds = [c for b in blocks(DOC.read_text()) if b.lang == "console" for c in commands(b)]
+    assert len(cmds) >= 8, "the page lost its commands"
+    try:
+        run_console(
+            cmds,
+            "docs/nginx-example.md",
+            scratch,
+            _environment(tmp_path),
+            tmp_path / "out",
+            timeout=900,
+        )
+    finally:
+        _stop_container()
+    index = json.loads((scratch / "store" / "index.json").read_text())
+    names = {
+        m.get("annotations", {}).get("org.opencontainers.image.ref.name")
+        for m in index["manifests"]
+    }
+    assert "nginx:latest" in names
