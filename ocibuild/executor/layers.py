@@ -105,8 +105,8 @@ class _Metered:
         self._store, self._meter = store, meter
 
     @contextlib.contextmanager
-    def writer(self, media_type: str) -> Iterator[BlobWriter]:
-        with self._store.writer(media_type) as writer:
+    def writer(self, media_type: str, *, verify: bool = True) -> Iterator[BlobWriter]:
+        with self._store.writer(media_type, verify=verify) as writer:
             yield _MeteredWriter(writer, self._meter)
 
     def open_blob(self, digest: Digest) -> BinaryIO:

@@ -45,7 +45,9 @@ class BlobWriter(Protocol):
 class LayerStore(Protocol):
     """The part of ``ocibuild.store.Store`` this package uses."""
 
-    def writer(self, media_type: str) -> AbstractContextManager[BlobWriter]: ...
+    def writer(
+        self, media_type: str, *, verify: bool = True
+    ) -> AbstractContextManager[BlobWriter]: ...
 
     def open_blob(self, digest: Digest) -> BinaryIO: ...
 
@@ -69,7 +71,8 @@ class LayerSink:
         self._sink = sink
         self._compressor = compressor(compression)
         self._tar_hash = hashlib.sha256()
-        self._blob_hash = hashlib.sha256()
+        # Uncompressed, the blob is the tar: one hash serves as both.
+        self._blob_hash = None if compression is Compression.NONE else hashlib.sha256()
         self.size = 0
 
     def write(self, data: bytes) -> int:
@@ -90,11 +93,14 @@ class LayerSink:
     @property
     def digest(self) -> Digest:
         """The sha256 digest of the blob bytes written so far."""
+        if self._blob_hash is None:
+            return self.diff_id
         return Digest("sha256", self._blob_hash.hexdigest())
 
     def _emit(self, data: bytes) -> None:
         if data:
-            self._blob_hash.update(data)
+            if self._blob_hash is not None:
+                self._blob_hash.update(data)
             self.size += len(data)
             self._sink.write(data)
 
@@ -116,8 +122,8 @@ def store_layer(
     compression: Compression = Compression.NONE,
 ) -> LayerBlob:
     """Archive the diff directory ``root`` into ``store`` in one streaming pass."""
-    with store.writer(compression.media_type) as writer:
-        layer = LayerSink(writer, compression)
+    with store.writer(compression.media_type, verify=False) as writer:
+        layer = LayerSink(writer, compression)  # hashes every byte: the writer need not
         write_layer(root, layer, clamp_mtime=clamp_mtime)
         layer.finish()
         descriptor = writer.commit(layer.digest)

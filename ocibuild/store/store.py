@@ -125,9 +125,13 @@ class Store:
         """Whether the blob is present."""
         return self.blob_path(digest).is_file()
 
-    def writer(self, media_type: str) -> BlobWriter:
-        """A streaming writer; ``commit()`` publishes the blob atomically."""
-        return BlobWriter(self.blobs_dir, self.tmp_dir, media_type)
+    def writer(self, media_type: str, *, verify: bool = True) -> BlobWriter:
+        """A streaming writer; ``commit()`` publishes the blob atomically.
+
+        ``verify=False`` when the caller hashes what it writes itself and
+        passes the digest to ``commit`` (it is trusted, not checked).
+        """
+        return BlobWriter(self.blobs_dir, self.tmp_dir, media_type, verify=verify)
 
     def put_bytes(self, data: bytes, media_type: str) -> Descriptor:
         """Store ``data`` and return its descriptor."""

@@ -53,7 +53,8 @@ class FakeStore:
         self.blobs: dict[Digest, bytes] = {}
         self.last_writer: FakeWriter | None = None
 
-    def writer(self, media_type: str) -> FakeWriter:
+    def writer(self, media_type: str, *, verify: bool = True) -> FakeWriter:
+        # always verifies: the fake checks the digest a layer sink claims
         self.last_writer = FakeWriter(self, media_type)
         return self.last_writer
 

@@ -132,3 +132,17 @@ def test_lock_is_reentrant_and_exclusive(store: Store, tmp_path: Path) -> None:
         assert (store.meta_dir / "lock").exists()
     with store.lock():
         pass
+
+
+def test_unverified_writer_trusts_the_callers_digest(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    data = b"layer bytes hashed by the caller"
+    digest = Digest.from_bytes(data)
+    with store.writer("application/octet-stream", verify=False) as writer:
+        writer.write(data)
+        desc = writer.commit(digest)
+    assert desc.digest == digest and store.read_blob(digest) == data
+    with store.writer("application/octet-stream", verify=False) as writer:
+        writer.write(b"x")
+        with pytest.raises(ValueError, match="needs the digest"):
+            writer.commit()
