@@ -87,12 +87,14 @@ def _same_image(case: BuildCase, user: RootlessUser, root_store: Path) -> str | 
     _, builds = _prepare(case, user)
     results: list[str] = []
     for who in ("rootless", "root"):
+        out = ""
         for argv in builds:
             proc = user.ocibuild(*argv) if who == "rootless" else _as_root(root_store, argv)
             if proc.returncode != 0:
                 lines = proc.stderr.strip().splitlines() or ["?"]
                 return f"{case.name}: {who} build failed: {lines[-1]}"
-        results.append(proc.stdout.strip())
+            out = proc.stdout.strip()
+        results.append(out)
     return None if results[0] == results[1] else f"{case.name}: image IDs differ"
 
 
