@@ -55,7 +55,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_usage(sys.stderr)
         return 2
+    if args_list[0] in _ROOTLESS_COMMANDS and os.geteuid() != 0:
+        return _run(_in_user_namespace(handler), ns)
     return _run(handler, ns)
+
+
+def _in_user_namespace(handler: Handler) -> Handler:
+    """``handler`` run as root of a user namespace (a non-root user's build: see
+    :mod:`ocibuild.rootless`); the store stays the caller's default one."""
+
+    def run(ns: argparse.Namespace) -> int:
+        from ocibuild import rootless
+        from ocibuild.store import Store
+
+        if _root(ns) is None:
+            ns.root = str(Store.default_root())
+        return rootless.run_as_root(lambda: _run(handler, ns))
+
+    return run
 
 
 class _Terminated(Exception):
@@ -411,6 +428,9 @@ _COMMANDS = frozenset(
     }
 )
 _TOP_FLAGS = frozenset({"-h", "--help", "--version"})
+# Commands that chown, mount or remove files owned by an image's users: a
+# non-root caller runs them in a user namespace (ocibuild.rootless).
+_ROOTLESS_COMMANDS = frozenset({"build", "prune", "fsck"})
 
 
 if __name__ == "__main__":  # pragma: no cover

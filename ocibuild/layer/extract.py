@@ -11,11 +11,15 @@ Owns the rules for untrusted layer content:
 * hardlink targets are cleaned the same way and must already exist inside
   the destination;
 * OCI whiteouts become overlayfs ones: ``.wh.NAME`` -> char device 0/0
-  ``NAME``, ``.wh..wh..opq`` -> ``trusted.overlay.opaque=y`` on the directory;
+  ``NAME``, ``.wh..wh..opq`` -> ``trusted.overlay.opaque=y`` on the directory
+  (``user.overlay.opaque`` in a user namespace, for ``userxattr`` mounts);
   other ``.wh..wh.*`` (aufs metadata) entries are ignored;
 * owners, modes, xattrs (except ``trusted.overlay.*`` and
   ``security.selinux``) and mtimes are restored; ownership and privileged
   xattrs only when running as root.  Directory modes and mtimes are set last.
+  As root of a user namespace (rootless), device nodes are skipped (the
+  kernel refuses mknod there; Docker's unpacker does the same) and
+  xattrs the namespace may not set are left out.
 
 Not here: decompression (:mod:`ocibuild.layer.compress`), snapshot layout
 (:mod:`ocibuild.snapshot`).
@@ -30,10 +34,11 @@ import shutil
 import stat
 from typing import TYPE_CHECKING, BinaryIO
 
+from ocibuild._linux.userns import in_user_namespace
 from ocibuild._linux.xattr import set_xattr
 from ocibuild._record import record
 from ocibuild.layer.errors import LayerError
-from ocibuild.layer.tarwriter import OPAQUE_XATTR, is_whiteout, keep_xattr
+from ocibuild.layer.tarwriter import is_whiteout, keep_xattr, opaque_xattr
 
 if TYPE_CHECKING:
     import tarfile
@@ -134,7 +139,7 @@ class _Unpacker:
         base = parts[-1] if parts else ""
         if base == ".wh..wh..opq":
             with self._parent(member.name, parts) as directory:
-                set_xattr(directory, ".", OPAQUE_XATTR, b"y")
+                set_xattr(directory, ".", opaque_xattr(), b"y")
         elif base.startswith(".wh..wh."):
             return
         elif base.startswith(".wh."):
@@ -175,7 +180,7 @@ class _Unpacker:
             # an opaque one, so that lower layers do not show through.
             os.unlink(component, dir_fd=fd)
             os.mkdir(component, 0o755, dir_fd=fd)
-            set_xattr(fd, component, OPAQUE_XATTR, b"y")
+            set_xattr(fd, component, opaque_xattr(), b"y")
         return os.open(component, _DIR_FLAGS, dir_fd=fd)
 
     def _whiteout(self, member: tarfile.TarInfo, parts: tuple[str, ...]) -> None:
@@ -200,7 +205,7 @@ class _Unpacker:
             if replaced is None or not stat.S_ISDIR(replaced.st_mode):
                 os.mkdir(name, 0o700, dir_fd=parent)
             if replaced is not None and is_whiteout(replaced):
-                set_xattr(parent, name, OPAQUE_XATTR, b"y")
+                set_xattr(parent, name, opaque_xattr(), b"y")
             self._dirs[parts] = _DirMeta(member.mode & 0o7777, _mtime_ns(member))
             self._finish_node(parent, name, member, chmod=False, times=False)
         elif member.isreg():
@@ -213,7 +218,12 @@ class _Unpacker:
         elif member.type in _NODE_TYPES:
             kind = _NODE_TYPES[member.type]
             device = os.makedev(member.devmajor, member.devminor)
-            os.mknod(name, kind | 0o600, device, dir_fd=parent)
+            try:
+                os.mknod(name, kind | 0o600, device, dir_fd=parent)
+            except PermissionError:
+                if kind == stat.S_IFIFO or not in_user_namespace():
+                    raise
+                return  # rootless: no device nodes in a user namespace (as Docker's archive)
             self._finish_node(parent, name, member)
         else:
             raise self._error(member.name, f"has unsupported type {member.type!r}")
@@ -283,8 +293,8 @@ class _Unpacker:
             set_xattr(parent, name, key, value)
         except OSError as err:
             unsupported = err.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP)
-            if self._privileged or not unsupported:
-                raise
+            if (self._privileged and not in_user_namespace()) or not unsupported:
+                raise  # a namespace's root may not set trusted.* xattrs: skipped as non-root
 
     def finish(self) -> None:
         """Set directory modes and mtimes, now that their contents exist."""

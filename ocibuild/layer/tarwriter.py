@@ -7,7 +7,8 @@ is :mod:`ocibuild.layer.compress`'s.
 Order is BuildKit's (a depth-first walk, each directory's names sorted by
 bytes), so a parent always precedes its children.  Overlay whiteouts (char
 device 0/0) become empty ``.wh.NAME`` files in the device's place; a
-directory with ``trusted.overlay.opaque=y`` is followed directly by
+directory with ``trusted.overlay.opaque=y`` (``user.overlay.opaque=y`` when
+built rootless, in a user namespace) is followed directly by
 ``DIR/.wh..wh..opq``, as Docker's overlay driver writes them.  Sockets are
 skipped (tar cannot hold them).  See docs/design/004-layers.md.
 
@@ -22,6 +23,7 @@ import os
 import stat
 from typing import TYPE_CHECKING, Protocol
 
+from ocibuild._linux.userns import in_user_namespace
 from ocibuild._linux.xattr import get_xattrs
 from ocibuild.layer.tarheader import (
     BLKTYPE,
@@ -38,21 +40,27 @@ from ocibuild.layer.tarheader import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 __all__ = [
     "OPAQUE_XATTR",
+    "USER_OPAQUE_XATTR",
     "WHITEOUT_OPAQUE",
     "WHITEOUT_PREFIX",
     "Sink",
+    "is_opaque",
     "is_whiteout",
     "keep_xattr",
+    "opaque_xattr",
     "write_layer",
 ]
 
 WHITEOUT_PREFIX = b".wh."
 WHITEOUT_OPAQUE = b".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
+USER_OPAQUE_XATTR = "user.overlay.opaque"
+"""Where overlayfs mounted with ``userxattr`` (rootless) marks an opaque directory."""
 _CHUNK = 1 << 20
 _BATCH = 1 << 20
 _TYPES = {
@@ -78,7 +86,18 @@ def is_whiteout(st: os.stat_result) -> bool:
 
 def keep_xattr(key: str) -> bool:
     """Whether an xattr is image content (overlay's own and SELinux labels are not)."""
-    return not key.startswith("trusted.overlay.") and key != "security.selinux"
+    overlay = key.startswith(("trusted.overlay.", "user.overlay."))
+    return not overlay and key != "security.selinux"
+
+
+def opaque_xattr() -> str:
+    """The xattr this process's overlay mounts read as "opaque directory"."""
+    return USER_OPAQUE_XATTR if in_user_namespace() else OPAQUE_XATTR
+
+
+def is_opaque(xattrs: Mapping[str, bytes]) -> bool:
+    """Whether a directory with these xattrs is opaque (either overlay mode)."""
+    return xattrs.get(OPAQUE_XATTR) == b"y" or xattrs.get(USER_OPAQUE_XATTR) == b"y"
 
 
 def write_layer(root: Path, sink: Sink, *, clamp_mtime: int | None) -> None:
@@ -143,7 +162,7 @@ class _Writer:
         entry = self._plain(path, st, xattrs, linkname)
         if stat.S_ISDIR(st.st_mode):
             self._write(entry)
-            if xattrs.get(OPAQUE_XATTR) == b"y":
+            if is_opaque(xattrs):
                 opaque = path + b"/" + WHITEOUT_OPAQUE
                 self._write(self._marker(opaque, st, st.st_mode & 0o777))
             child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)

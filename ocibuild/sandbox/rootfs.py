@@ -8,6 +8,11 @@ carries out an OCI config's ``root``, ``mounts``, ``linux.devices``,
 mount lives in the private mount namespace only, so all of them vanish with
 it; nothing here ever unmounts on the host.
 
+In a user namespace (rootless, ``ocibuild.rootless``) two things differ,
+as in runc: sysfs cannot be mounted while sharing the host's network
+namespace, so the host's ``/sys`` is bound read-only instead; and a bind
+remount keeps the flags the kernel locked on the source mount.
+
 Paths inside the root are resolved with symlinks followed *inside* it
 (``join_in_root``), as runc's securejoin, so an image cannot point a mount
 at the host.  Decisions come from the config; this module only acts.
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ocibuild._linux import mount as m
+from ocibuild._linux.userns import in_user_namespace
 
 __all__ = ["join_in_root", "mount_flags", "setup_rootfs"]
 
@@ -41,6 +47,7 @@ _SET = {
     "bind": m.MS_BIND,
     "rbind": m.MS_BIND | m.MS_REC,
 }
+_LOCKED = m.MS_RDONLY | m.MS_NOSUID | m.MS_NODEV | m.MS_NOEXEC  # = ST_* of statvfs
 _IGNORED = {"rw", "suid", "dev", "exec", "private", "rprivate", "slave", "rslave"}
 _DEV_LINKS = (
     ("fd", "/proc/self/fd"),
@@ -113,18 +120,32 @@ def _make_mountpoint(root: str, dest: str, *, is_dir: bool) -> str:
     return target
 
 
+def _bind(source: str, target: str, flags: int) -> None:
+    m.mount(source, target, None, flags & (m.MS_BIND | m.MS_REC))
+    extra = flags & ~(m.MS_BIND | m.MS_REC)
+    if extra:
+        if in_user_namespace():
+            # A namespace's root may not clear the flags the source mount has.
+            extra |= os.statvfs(target).f_flag & _LOCKED
+        m.mount(None, target, None, m.MS_BIND | m.MS_REMOUNT | extra)
+
+
 def _mount_one(root: str, spec: dict[str, Any]) -> None:
     flags, data = mount_flags(spec.get("options", []))
     kind, source = spec.get("type", "bind"), spec.get("source", "")
     if flags & m.MS_BIND:
         target = _make_mountpoint(root, spec["destination"], is_dir=Path(source).is_dir())
-        m.mount(source, target, None, flags & (m.MS_BIND | m.MS_REC))
-        extra = flags & ~(m.MS_BIND | m.MS_REC)
-        if extra:
-            m.mount(None, target, None, m.MS_BIND | m.MS_REMOUNT | extra)
+        _bind(source, target, flags)
         return
     target = _make_mountpoint(root, spec["destination"], is_dir=True)
-    m.mount(source, target, kind, flags, data or None)
+    try:
+        m.mount(source, target, kind, flags, data or None)
+    except PermissionError:
+        if kind != "sysfs" or not in_user_namespace():
+            raise
+        # Rootless with the host's network namespace: sysfs may only be
+        # mounted by the network namespace's owner; bind the host's, as runc.
+        _bind("/sys", target, m.MS_BIND | m.MS_REC | flags)
 
 
 def _make_device(root: str, device: dict[str, Any]) -> None:
@@ -138,6 +159,8 @@ def _make_device(root: str, device: dict[str, Any]) -> None:
     except PermissionError:  # no CAP_MKNOD: bind the host's node instead
         os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o666))
         m.mount(device["path"], target, None, m.MS_BIND)
+        if in_user_namespace():
+            return  # the host's node: its owner is not ours to change (runc neither)
     os.chmod(target, mode)
     os.chown(target, device.get("uid", 0), device.get("gid", 0))
 

@@ -7,7 +7,8 @@ as it comes, and returns the exit code (128+N when killed by signal N).
 
 ``BuiltinRuntime()`` needs nothing installed; ``RuncRuntime("runc")`` and
 ``RuncRuntime("crun")`` use those CLIs (crun on a hybrid cgroup v1/v2 host
-sees only the v1 half; see ``sandbox.init``).  Both start the helper
+sees only the v1 half; see ``sandbox.init``; refused in a rootless build,
+inside a user namespace, where only the builtin runtime works).  Both start the helper
 ``python -m ocibuild.sandbox.init`` (see that module) in its own session,
 so a terminal's Ctrl-C reaches only the caller.  When the caller is
 interrupted (any exception while streaming) the helper is sent SIGTERM and
@@ -29,6 +30,7 @@ import sys
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from ocibuild._linux.userns import in_user_namespace
 from ocibuild._record import record
 from ocibuild.errors import UserError
 
@@ -69,6 +71,11 @@ class RuncRuntime:
     binary: Literal["runc", "crun"] | str = "runc"
 
     def run(self, bundle_dir: Path, *, stdout_sink: Callable[[bytes], None], id: str) -> int:
+        if in_user_namespace():
+            raise SandboxError(
+                f"--runtime {self.binary} is not supported in a rootless build "
+                "(use the builtin runtime, the default)"
+            )
         path = shutil.which(self.binary)
         if path is None:
             raise SandboxError(f"OCI runtime {self.binary!r} not found on PATH")

@@ -12,7 +12,10 @@ paths are too long, the lowers are named by short symlinks (``0``, ``1``,
 whose working directory is that directory, so the data holds only relative
 names (``lowerdir=0:1:2...``) -- what Docker's overlay2 does with its ``l/``
 links.  The chdir happens in the child only, so it is thread-safe.  That
-reaches overlayfs' own limit of 500 lowers.
+reaches overlayfs' own limit of 500 lowers.  Inside a user namespace
+(rootless, see ``ocibuild.rootless``) the mount uses ``userxattr``: opaque
+directories are then marked ``user.overlay.opaque`` instead of
+``trusted.overlay.opaque`` (``ocibuild.layer.tarwriter.opaque_xattr``).
 
 ``clean_upper(upper, lowers, mountpoints)``: after a RUN, the runtime has
 created empty files and directories in the upper as mount points (/proc,
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ocibuild._linux.mount import MNT_DETACH, mount, umount2
+from ocibuild._linux.userns import in_user_namespace
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -62,7 +66,10 @@ _MOUNT_IN_CWD = (
 
 
 def _data(lowers: Iterable[str], upper: Path, work: Path) -> str:
-    return f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
+    data = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
+    # In a user namespace (rootless) overlayfs can keep its metadata only in
+    # user.overlay.* xattrs: the kernel refuses trusted.* to a namespace's root.
+    return data + ",userxattr" if in_user_namespace() else data
 
 
 def _escape(path: Path) -> str:

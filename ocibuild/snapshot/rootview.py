@@ -4,7 +4,7 @@ Owns path lookup over ``lowers`` (topmost first) with overlayfs's rules:
 
 * a whiteout (char device 0/0) hides the name in every lower layer;
 * a non-directory hides everything below it in lower layers;
-* a directory with ``trusted.overlay.opaque=y`` hides lower layers' entries
+* a directory with ``trusted.overlay.opaque=y`` (``user.`` rootless) hides lower layers' entries
   of that directory (its own layer still counts);
 * directories that are not hidden merge their entries.
 
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from ocibuild._record import record
 from ocibuild.errors import UserError
-from ocibuild.layer.tarwriter import OPAQUE_XATTR, is_whiteout
+from ocibuild.layer.tarwriter import is_whiteout, opaque_xattr
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -201,7 +201,7 @@ def _lstat(path: Path) -> os.stat_result | None:
 
 
 def _is_opaque(path: Path) -> bool:
-    try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    try:  # trusted.overlay.opaque as root, user.overlay.opaque rootless (userxattr)
+        return os.getxattr(path, opaque_xattr(), follow_symlinks=False) == b"y"
     except OSError:
         return False
