@@ -14,6 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ocibuild._record import record
+from ocibuild._units import human_duration, human_size
 from ocibuild.errors import UserError
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ __all__ = [
 
 IMAGE_HEADERS = ("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE")
 _ID = re.compile(r"(sha256:)?[0-9a-f]{4,64}")
-_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
 
 @record
@@ -53,34 +53,6 @@ class ImageRow:
 
     def cells(self) -> tuple[str, ...]:
         return (self.repository, self.tag, self.image_id, self.created, self.size)
-
-
-def human_size(size: float) -> str:
-    """Decimal units with 3 significant digits, as ``docker images`` (``4.1kB``)."""
-    unit = 0
-    while size >= 1000 and unit < len(_UNITS) - 1:
-        size /= 1000
-        unit += 1
-    return f"{size:.3g}{_UNITS[unit]}"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units' ``HumanDuration`` (``About a minute``, ``3 days``...)."""
-    s = int(seconds)
-    minutes, hours = int(seconds / 60), int(seconds / 3600 + 0.5)
-    steps: list[tuple[bool, str]] = [
-        (s < 1, "Less than a second"),
-        (s == 1, "1 second"),
-        (s < 60, f"{s} seconds"),
-        (minutes == 1, "About a minute"),
-        (minutes < 60, f"{minutes} minutes"),
-        (hours == 1, "About an hour"),
-        (hours < 48, f"{hours} hours"),
-        (hours < 24 * 7 * 2, f"{hours // 24} days"),
-        (hours < 24 * 30 * 2, f"{hours // 24 // 7} weeks"),
-        (hours < 24 * 365 * 2, f"{hours // 24 // 30} months"),
-    ]
-    return next((text for cond, text in steps if cond), f"{int(seconds / 3600) // 24 // 365} years")
 
 
 def _age(created: str, now: dt.datetime) -> str:

@@ -23,8 +23,8 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from ocibuild._cli_format import human_duration, human_size
 from ocibuild._record import field, record
+from ocibuild._units import human_duration, human_size
 from ocibuild.errors import UserError
 from ocibuild.history.items import MISSING
 
