@@ -50,7 +50,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--workloads", default=",".join(workloads.NAMES))
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
     p.add_argument("--modes", default=",".join(MODES), help="store: image in the store; "
-                   "tarball: a docker-archive file")  # fmt: skip
+                   "tarball: a docker-archive file; oci: a gzip OCI archive")  # fmt: skip
     p.add_argument("--builders", default=default_builders)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--scale", type=float, default=1.0, help="sizes and CPU work (0.1: quick)")
@@ -149,7 +149,7 @@ def bench(
         _log(f"{name}: {load.files} files, {load.bytes / 1e6:.1f} MB")
         for _ in range(args.repeat):
             for builder in builders:
-                for mode in args.modes:
+                for mode in (m for m in args.modes if builder.supports(m)):
                     for scenario, samples in bench_one(builder, load, mode, args, edits).items():
                         _add(rows, (name, scenario, mode, builder.name), samples)
         shutil.rmtree(load.context)
