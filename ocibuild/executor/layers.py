@@ -10,7 +10,8 @@ system) as a ``store.scratch`` dir, like ``Snapshots``' own unpacking, so
 the rename is atomic; if another build got there first, ours is thrown away.
 The scratch name says which process owns it: ``Layers.for_store``, called
 once at the start of every build, sweeps those whose owner is gone (a build
-killed by SIGKILL), never one of a concurrent build.
+killed by SIGKILL), never one of a concurrent build; and so for the
+half-made ``RUN --mount=type=cache`` dirs (``cache-mounts/%new-<owner>``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ocibuild.executor.sources import ViewTree
 from ocibuild.executor.upper import Upper
 from ocibuild.layer import store_layer
 from ocibuild.snapshot import RootView, Snapshots, chain_ids
-from ocibuild.store.scratch import scratch_dir, sweep_scratch
+from ocibuild.store.scratch import CACHE_MOUNT_PREFIX, scratch_dir, sweep_scratch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -48,6 +49,7 @@ class Layers:
     def for_store(cls, store: Store, clamp_mtime: int | None) -> Layers:
         """The layers of ``store``; first sweeps temp dirs abandoned by dead builds."""
         sweep_scratch(store.snapshots_dir)
+        sweep_scratch(store.cache_mounts_dir, CACHE_MOUNT_PREFIX)
         return cls(store, Snapshots(store.snapshots_dir), clamp_mtime)
 
     def view(self, layers: Sequence[LayerBlob]) -> RootView:
