@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from ocibuild import _cli_registry, _cli_store
+from ocibuild import _cli_fsck, _cli_registry, _cli_store
 from ocibuild._cli_args import BuildArgs, parse_build_args
 from ocibuild.errors import StoreError, UserError
 
@@ -204,7 +204,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_build(sub)
-    for add in (*_cli_store.PARSERS, *_cli_registry.PARSERS):
+    for add in (*_cli_store.PARSERS, *_cli_registry.PARSERS, *_cli_fsck.PARSERS):
         add(sub, _common_parent())
     return parser
 
@@ -351,7 +351,7 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
 
 
-_COMMANDS = frozenset({"build", *_cli_store.COMMANDS, *_cli_registry.COMMANDS})
+_COMMANDS = frozenset({"build", *_cli_store.COMMANDS, *_cli_registry.COMMANDS, *_cli_fsck.COMMANDS})
 _TOP_FLAGS = frozenset({"-h", "--help", "--version"})
 
 
