@@ -23,13 +23,13 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reliability.env import REPO
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
+    from pathlib import Path
 
     from reliability.env import Env
 
@@ -177,10 +177,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"docker-registry exited with {proc.returncode}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+            if response.status == 200:
+                return
         time.sleep(0.1)
     raise RuntimeError("docker-registry did not become ready")
 
@@ -194,6 +193,7 @@ def manifest_digest(host: str, repo: str, tag: str) -> str | None:
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.headers.get("Docker-Content-Digest")
+            digest: str | None = response.headers.get("Docker-Content-Digest")
+            return digest
     except urllib.error.HTTPError:
         return None

@@ -102,8 +102,9 @@ def _try(world: _World, op: _Op, index: int, delay: float) -> tuple[str | None, 
     image_id, err = sc.build(env, root, world.ctx)
     if image_id != world.image_id:
         return f"after kill at {delay:.2f} s, build gave {image_id or err}", verdict.stale
-    if (err := world.ok(root, "prune")) is not None:
-        return f"prune: {err}", verdict.stale
+    pruned = world.ok(root, "prune")
+    if pruned is not None:
+        return f"prune: {pruned}", verdict.stale
     after = sc.fsck(env, root)
     if not after.clean or after.stale:
         return f"after prune fsck: {after} ({after.stale} stale)", verdict.stale
