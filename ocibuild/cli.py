@@ -7,6 +7,7 @@ exit codes:
 * :class:`~ocibuild.errors.UserError`: ``ocibuild: <one line>`` (plus its
   detail lines) on stderr, exit 1;
 * :class:`~ocibuild.errors.StoreError`: one line, exit 1;
+* a full disk (``OSError`` ENOSPC/EDQUOT) not named by the store: one line, exit 1;
 * bad flags: argparse's usage message, exit 2;
 * Ctrl-C: exit 130;
 * anything else is a bug and keeps its traceback.
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from ocibuild import _cli_fsck, _cli_registry, _cli_store
 from ocibuild._cli_args import BuildArgs, parse_build_args
-from ocibuild.errors import StoreError, UserError
+from ocibuild.errors import StoreError, UserError, is_out_of_space
 
 __all__ = ["main"]
 
@@ -105,6 +106,14 @@ def _run(handler: Handler, ns: argparse.Namespace) -> int:
     except StoreError as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"{PROG}: store error: {first}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        if not is_out_of_space(err):
+            raise
+        # A full disk where no store code named what it wrote (an output file):
+        # the user's to fix, not a bug, so no traceback.
+        where = f": {err.filename}" if err.filename else ""
+        print(f"{PROG}: no space left on device{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -29,7 +29,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 #: The trials modules, in table order.  Each defines ``TRIALS``.
-MODULES: tuple[str, ...] = ("reliability.trials_crash",)
+MODULES: tuple[str, ...] = (
+    "reliability.trials_crash",
+    "reliability.trials_disk",
+)
 
 BEGIN = "<!-- BEGIN trials (written by python -m reliability.run) -->"
 END = "<!-- END trials -->"

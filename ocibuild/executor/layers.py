@@ -20,6 +20,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 from ocibuild._record import record
+from ocibuild.errors import out_of_space
 from ocibuild.executor.sources import ViewTree
 from ocibuild.executor.upper import Upper
 from ocibuild.layer import store_layer
@@ -74,7 +75,8 @@ def commit_layer(
     try:
         upper = tmp / "diff"
         upper.mkdir()
-        write(Upper(upper, view))
+        with out_of_space(f"writing a new layer's files under {layers.snapshots.root}"):
+            write(Upper(upper, view))
         blob = store_layer(layers.store, upper, clamp_mtime=layers.clamp_mtime)
         chain = chain_ids([*state.config.diff_ids, blob.diff_id])[-1]
         _adopt(tmp, layers.snapshots.path(chain).parent)
