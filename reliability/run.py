@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 MODULES: tuple[str, ...] = (
     "reliability.trials_crash",
     "reliability.trials_disk",
+    "reliability.trials_concurrency",
 )
 
 BEGIN = "<!-- BEGIN trials (written by python -m reliability.run) -->"
