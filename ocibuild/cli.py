@@ -7,6 +7,7 @@ exit codes:
 * :class:`~ocibuild.errors.UserError`: ``ocibuild: <one line>`` (plus its
   detail lines) on stderr, exit 1;
 * :class:`~ocibuild.errors.StoreError`: one line, exit 1;
+* a full disk (``OSError`` ENOSPC/EDQUOT) not named by the store: one line, exit 1;
 * bad flags: argparse's usage message, exit 2;
 * Ctrl-C: exit 130;
 * anything else is a bug and keeps its traceback.
@@ -27,9 +28,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ocibuild import _cli_completion, _cli_history, _cli_registry, _cli_store
+from ocibuild import _cli_completion, _cli_fsck, _cli_history, _cli_registry, _cli_store
 from ocibuild._cli_args import BuildArgs, parse_build_args
-from ocibuild.errors import StoreError, UserError
+from ocibuild.errors import StoreError, UserError, is_out_of_space
 
 if TYPE_CHECKING:
     from ocibuild.executor.options import BuildResult
@@ -127,6 +128,14 @@ def _run(handler: Handler, ns: argparse.Namespace) -> int:
     except StoreError as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"{PROG}: store error: {first}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        if not is_out_of_space(err):
+            raise
+        # A full disk where no store code named what it wrote (an output file):
+        # the user's to fix, not a bug, so no traceback.
+        where = f": {err.filename}" if err.filename else ""
+        print(f"{PROG}: no space left on device{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -260,6 +269,7 @@ def _parser() -> argparse.ArgumentParser:
         *_cli_history.PARSERS,
         *_cli_registry.PARSERS,
         *_cli_completion.PARSERS,
+        *_cli_fsck.PARSERS,
     ):
         add(sub, _common_parent())
     return parser
@@ -425,6 +435,7 @@ _COMMANDS = frozenset(
         *_cli_history.COMMANDS,
         *_cli_registry.COMMANDS,
         *_cli_completion.COMMANDS,
+        *_cli_fsck.COMMANDS,
     }
 )
 _TOP_FLAGS = frozenset({"-h", "--help", "--version"})

@@ -10,15 +10,19 @@
         RegistryError    auth, unknown manifest (never secrets)
       StoreError         corrupt or locked store
         DigestMismatch   content does not hash to its name
+        NoSpaceError     the disk under the store is full (ENOSPC, EDQUOT)
 
 Anything else is a bug and keeps its traceback.  Errors are raised where the
 fact is known; the location is added at the boundary with :func:`at`.  The
 library never prints or exits: ``cli.py`` maps these to text and exit codes.
+Code that writes into the store wraps the writing in :func:`out_of_space`,
+which turns a full disk into :class:`NoSpaceError` saying what was written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 from typing import TYPE_CHECKING
 
 from ocibuild._record import record
@@ -30,6 +34,7 @@ __all__ = [
     "ContextError",
     "DigestMismatch",
     "DockerfileError",
+    "NoSpaceError",
     "OcibuildError",
     "RegistryError",
     "SourceSpan",
@@ -37,6 +42,8 @@ __all__ = [
     "StoreError",
     "UserError",
     "at",
+    "is_out_of_space",
+    "out_of_space",
 ]
 
 
@@ -103,6 +110,27 @@ class StoreError(OcibuildError):
 
 class DigestMismatch(StoreError):
     """Content does not hash to the digest that names it."""
+
+
+class NoSpaceError(StoreError):
+    """The file system holding the store is full (or the user's quota is)."""
+
+
+def is_out_of_space(err: BaseException) -> bool:
+    """Whether ``err`` is a full disk or an exhausted quota."""
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def out_of_space(what: str) -> Iterator[None]:
+    """Raise :class:`NoSpaceError` ("no space left on device while ``what``")
+    for a full disk inside the block; other errors pass unchanged."""
+    try:
+        yield
+    except OSError as err:
+        if not is_out_of_space(err):
+            raise
+        raise NoSpaceError(f"no space left on device while {what}") from None
 
 
 @contextlib.contextmanager

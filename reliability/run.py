@@ -29,7 +29,12 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 #: The trials modules, in table order.  Each defines ``TRIALS``.
-MODULES: tuple[str, ...] = ("reliability.trials_rootless",)
+MODULES: tuple[str, ...] = (
+    "reliability.trials_crash",
+    "reliability.trials_disk",
+    "reliability.trials_concurrency",
+    "reliability.trials_rootless",
+)
 
 BEGIN = "<!-- BEGIN trials (written by python -m reliability.run) -->"
 END = "<!-- END trials -->"

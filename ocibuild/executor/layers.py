@@ -10,9 +10,10 @@ system) as a ``store.scratch`` dir, like ``Snapshots``' own unpacking, so
 the rename is atomic; if another build got there first, ours is thrown away.
 The scratch name says which process owns it: ``Layers.for_store``, called
 once at the start of every build, sweeps those whose owner is gone (a build
-killed by SIGKILL), never one of a concurrent build.  When someone listens
-to progress, ``Layers.progress`` is the step's and the bytes written are
-reported as a ``layer`` transfer.
+killed by SIGKILL), never one of a concurrent build; and so for the
+half-made ``RUN --mount=type=cache`` dirs (``cache-mounts/%new-<owner>``).
+When someone listens to progress, ``Layers.progress`` is the step's and the
+bytes written are reported as a ``layer`` transfer.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import shutil
 from typing import TYPE_CHECKING
 
 from ocibuild._record import record
+from ocibuild.errors import out_of_space
 from ocibuild.executor.sources import ViewTree
 from ocibuild.executor.upper import Upper
 from ocibuild.layer import store_layer
 from ocibuild.progress.report import NO_STEP, StepProgress
 from ocibuild.snapshot import RootView, Snapshots, chain_ids
-from ocibuild.store.scratch import scratch_dir, sweep_scratch
+from ocibuild.store.scratch import CACHE_MOUNT_PREFIX, scratch_dir, sweep_scratch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -60,6 +62,7 @@ class Layers:
     def for_store(cls, store: Store, clamp_mtime: int | None) -> Layers:
         """The layers of ``store``; first sweeps temp dirs abandoned by dead builds."""
         sweep_scratch(store.snapshots_dir)
+        sweep_scratch(store.cache_mounts_dir, CACHE_MOUNT_PREFIX)
         return cls(store, Snapshots(store.snapshots_dir), clamp_mtime)
 
     def view(self, layers: Sequence[LayerBlob]) -> RootView:
@@ -84,7 +87,8 @@ def commit_layer(
     try:
         upper = tmp / "diff"
         upper.mkdir()
-        write(Upper(upper, view))
+        with out_of_space(f"writing a new layer's files under {layers.snapshots.root}"):
+            write(Upper(upper, view))
         meter = layers.progress.meter("layer", "layer")
         sink: LayerStore = layers.store if meter is None else _Metered(layers.store, meter)
         blob = store_layer(sink, upper, clamp_mtime=layers.clamp_mtime)

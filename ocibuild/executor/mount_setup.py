@@ -10,8 +10,10 @@ lives under the step's temp dir, so nothing of a mount outlives the step
   Context files are owned by 0:0, other trees keep their owners.
 * cache: ``<store>/ocibuild/cache-mounts/<id>``, made with mode/uid/gid on
   first use (seeded from ``from=``/``source`` if given) and kept across
-  builds.  ``locked`` holds an flock for the whole step; ``private`` uses a
-  fresh temp dir while another step holds the cache; ``shared`` takes no lock.
+  builds (made as ``cache-mounts/%new-<owner>`` and renamed, see
+  ``store.scratch``).  ``locked`` holds an flock for the whole step;
+  ``private`` uses a fresh temp dir while another step holds the cache;
+  ``shared`` takes no lock.
 * tmpfs: a tmpfs at the target.
 * secret: the value (a host file or environment variable) is written to a
   temp file with mode/uid/gid and bind-mounted read-only; a missing secret is
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import secrets
 import shutil
 import stat
 from pathlib import Path
@@ -40,6 +41,7 @@ from ocibuild.executor.mounts import (
     parse_mount,
 )
 from ocibuild.executor.sources import clean_inside
+from ocibuild.store.scratch import CACHE_MOUNT_PREFIX, owned_name
 
 if TYPE_CHECKING:
     import contextlib
@@ -134,8 +136,9 @@ def _flock(fd: int, wait: bool) -> bool:
 
 def _new_cache(path: Path, mount: CacheMount, inputs: MountInputs) -> None:
     """Make the cache dir atomically (seeded from ``from=`` if given), owned as asked."""
-    # Unique per call: stages building in parallel threads share the pid.
-    temp = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
+    # Named after this process (a SIGKILLed build's is swept by the next build
+    # or gc) and unique per call: stages building in parallel threads share it.
+    temp = path.with_name(owned_name(CACHE_MOUNT_PREFIX))
     if mount.from_ is not None:
         tree, keep_owner = inputs.tree(mount.from_)
         _copy_tree(tree, clean_inside(mount.source), temp, keep_owner)

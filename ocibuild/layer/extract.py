@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from ocibuild._linux.userns import in_user_namespace
 from ocibuild._linux.xattr import set_xattr
 from ocibuild._record import record
+from ocibuild.errors import is_out_of_space
 from ocibuild.layer.errors import LayerError
 from ocibuild.layer.tarwriter import is_whiteout, keep_xattr, opaque_xattr
 
@@ -131,6 +132,8 @@ class _Unpacker:
         try:
             self._dispatch(parts, member, tar)
         except OSError as err:
+            if is_out_of_space(err):
+                raise  # the store's problem, not the layer's: the caller names it
             raise self._error(member.name, f"cannot be unpacked: {err.strerror}") from err
 
     def _dispatch(

@@ -28,7 +28,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from ocibuild.errors import DigestMismatch
+from ocibuild.errors import DigestMismatch, out_of_space
 from ocibuild.layer.blob import LayerStore, open_layer_tar
 from ocibuild.layer.extract import apply_layer
 from ocibuild.oci import Descriptor, Digest
@@ -91,7 +91,8 @@ class Snapshots:
         tmp = scratch_dir(self.root)
         try:
             (tmp / "diff").mkdir()
-            with open_layer_tar(store, layer.descriptor) as raw:
+            unpacking = f"unpacking layer {layer.descriptor.digest} into {self.root}"
+            with out_of_space(unpacking), open_layer_tar(store, layer.descriptor) as raw:
                 hashing = _HashingReader(raw)
                 stream = io.BufferedReader(hashing)
                 apply_layer(stream, tmp / "diff", label=f"layer {layer.descriptor.digest}")

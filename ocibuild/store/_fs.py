@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from ocibuild.errors import out_of_space
+
 __all__ = ["FILE_MODE", "fsync_dir", "write_atomic"]
 
 #: Blobs and metadata are world-readable like other OCI layouts.
@@ -29,9 +31,10 @@ def write_atomic(path: Path, data: bytes, tmp_dir: Path, *, durable: bool = True
     skips both fsyncs: for files that mean nothing after a crash (a running
     build's gc pin), where two journal commits a write were most of the cost.
     """
-    fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=f".{path.name}-")
+    with out_of_space(f"writing {path}"):
+        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=f".{path.name}-")
     try:
-        with os.fdopen(fd, "wb") as tmp:
+        with out_of_space(f"writing {path}"), os.fdopen(fd, "wb") as tmp:
             os.fchmod(tmp.fileno(), FILE_MODE)
             tmp.write(data)
             tmp.flush()

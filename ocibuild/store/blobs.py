@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
-from ocibuild.errors import DigestMismatch
+from ocibuild.errors import DigestMismatch, NoSpaceError, is_out_of_space, out_of_space
 from ocibuild.oci import Descriptor, Digest
 from ocibuild.store._fs import FILE_MODE, fsync_dir
 
@@ -46,7 +46,9 @@ class BlobWriter:
     ) -> None:
         self.media_type = media_type
         self._blobs_dir = blobs_dir
-        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
+        self._what = f"writing a blob into {blobs_dir.parent}"
+        with out_of_space(self._what):
+            fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
         self._tmp_path = Path(name)
         self._file = os.fdopen(fd, "wb")
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -67,7 +69,13 @@ class BlobWriter:
         """Append ``data``; returns its length."""
         if self._done:
             raise ValueError("blob writer already committed or aborted")
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as err:
+            self.abort()  # frees the space at once, not when the caller unwinds
+            if is_out_of_space(err):
+                raise NoSpaceError(f"no space left on device while {self._what}") from None
+            raise
         if self._hash is not None:
             self._hash.update(data)
         self._size += len(data)
@@ -90,8 +98,9 @@ class BlobWriter:
         if target.exists():  # already stored: no need to sync a copy that is dropped
             self.abort()
         else:
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            with out_of_space(self._what):
+                self._file.flush()
+                os.fsync(self._file.fileno())
             target.parent.mkdir(parents=True, exist_ok=True)
             self._tmp_path.rename(target)
             self._file.close()
@@ -104,7 +113,8 @@ class BlobWriter:
         if self._done:
             return
         self._done = True
-        self._file.close()
+        with contextlib.suppress(OSError):  # flushing what is left may fail: disk full
+            self._file.close()
         with contextlib.suppress(FileNotFoundError):
             self._tmp_path.unlink()
 

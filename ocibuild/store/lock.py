@@ -5,6 +5,11 @@ different :class:`~ocibuild.store.Store` objects on the same root) share one
 flock; other threads wait on a process-wide :class:`threading.RLock`.  Other
 processes wait on the flock itself.  A lock held across ``fork`` is not
 inherited usefully; take it in the process that needs it.
+
+:func:`shared_lock` is for readers that need the store to hold still for a
+moment (``fsck`` while it follows references): a shared ``flock`` that
+writers wait for, and that waits for them; inside a process that already
+holds the exclusive lock it is a no-op.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["StoreLockedError", "store_lock"]
+__all__ = ["StoreLockedError", "shared_lock", "store_lock"]
 
 
 class StoreLockedError(StoreError):
@@ -78,3 +83,27 @@ def _take_flock(path: Path, blocking: bool) -> int:
         os.close(fd)
         raise
     return fd
+
+
+@contextlib.contextmanager
+def shared_lock(path: Path) -> Iterator[None]:
+    """Hold a shared lock at ``path`` (writers wait; so do we, for them).
+
+    Does nothing when ``path`` does not exist (no store writer ever ran) or
+    when this process already holds the exclusive lock there.
+    """
+    state = _state_for(path)
+    with state.rlock:
+        if state.depth > 0:
+            yield
+            return
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)

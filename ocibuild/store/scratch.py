@@ -11,6 +11,10 @@ since boot; with the pid it names one process for the life of the machine).
 returns their names.  ``owned_name(prefix)`` gives other per-process files
 (a build's gc pin, ``build-<owner>-<random>``) the same kind of name, and
 ``owner_alive(name, prefix)`` judges them; ``Store.gc`` sweeps both.
+A ``RUN --mount=type=cache`` dir is made as ``cache-mounts/%new-<owner>``
+and renamed into place (:data:`CACHE_MOUNT_PREFIX`: ``%n`` never appears in
+a quoted cache id, so no cache dir can look like one); builds and gc sweep
+those with ``sweep_scratch(root, CACHE_MOUNT_PREFIX)``.
 A dir is left alone when its owner is alive, when it
 was made in another PID namespace (its pid means nothing here), or when its
 name does not follow the pattern (not ours to judge).  The check and the
@@ -31,10 +35,19 @@ import secrets
 import shutil
 from pathlib import Path
 
-__all__ = ["PIN_PREFIX", "owned_name", "owner_alive", "scratch_dir", "sweep_scratch"]
+__all__ = [
+    "CACHE_MOUNT_PREFIX",
+    "PIN_PREFIX",
+    "PREFIX",
+    "owned_name",
+    "owner_alive",
+    "scratch_dir",
+    "sweep_scratch",
+]
 
 PREFIX = "tmp-"
 PIN_PREFIX = "build-"  # a running build's gc pin: roots/build-<owner>-<random>.json
+CACHE_MOUNT_PREFIX = "%new-"  # a cache mount dir being made: cache-mounts/%new-<owner>
 _OWNER = r"(\d+)-(\d+)-(\d+)-[0-9a-f]+"
 
 
@@ -80,12 +93,12 @@ def owner_alive(name: str, prefix: str = PREFIX) -> bool:
     return _start_time(pid) == start
 
 
-def sweep_scratch(root: Path) -> list[str]:
-    """Remove the ``tmp-*`` dirs under ``root`` whose owner is gone; their names."""
+def sweep_scratch(root: Path, prefix: str = PREFIX) -> list[str]:
+    """Remove the ``<prefix>*`` dirs under ``root`` whose owner is gone; their names."""
     removed: list[str] = []
     with contextlib.suppress(FileNotFoundError):
-        for path in sorted(root.glob(f"{PREFIX}*")):
-            if owner_alive(path.name) or not path.is_dir() or path.is_symlink():
+        for path in sorted(root.glob(f"{prefix}*")):
+            if owner_alive(path.name, prefix) or not path.is_dir() or path.is_symlink():
                 continue
             shutil.rmtree(path, ignore_errors=True)
             if not path.exists():

@@ -10,6 +10,7 @@
     ROOT/ocibuild/roots/       extra gc roots (*.json)
     ROOT/ocibuild/cache.db     build cache records (ocibuild.store.cache)
     ROOT/ocibuild/snapshots/   reserved for ocibuild.snapshot
+    ROOT/ocibuild/cache-mounts/ RUN --mount=type=cache dirs (ocibuild.executor)
 
 Blob writes need no lock (content-addressed, renamed into place); changes to
 ``index.json`` and ``gc`` run under :meth:`Store.lock`.  See
@@ -43,7 +44,7 @@ from ocibuild.store._fs import write_atomic
 from ocibuild.store.blobs import BlobWriter, blob_file, open_verified
 from ocibuild.store.cache import CacheDB
 from ocibuild.store.lock import store_lock
-from ocibuild.store.scratch import PIN_PREFIX, owner_alive, sweep_scratch
+from ocibuild.store.scratch import CACHE_MOUNT_PREFIX, PIN_PREFIX, owner_alive, sweep_scratch
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -78,6 +79,7 @@ class Store:
         self.roots_dir = self.meta_dir / "roots"
         self.snapshots_dir = self.meta_dir / "snapshots"
         self.cache_path = self.meta_dir / "cache.db"
+        self.cache_mounts_dir = self.meta_dir / "cache-mounts"
         self._cache: CacheDB | None = None
         for path in (self.blobs_dir / "sha256", self.tmp_dir, self.roots_dir, self.snapshots_dir):
             path.mkdir(parents=True, exist_ok=True)
@@ -311,6 +313,7 @@ class Store:
             live = _gc.reachable(roots, self._read_if_present)
             freed = _gc.sweep_blobs(self.blobs_dir, live, min_age)
             sweep_scratch(self.snapshots_dir)  # temp dirs of killed builds
+            sweep_scratch(self.cache_mounts_dir, CACHE_MOUNT_PREFIX)
             return freed + _gc.sweep_tmp(self.tmp_dir)
 
     def _cache_roots(self) -> list[Descriptor]:

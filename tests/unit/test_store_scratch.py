@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 
 from ocibuild.store import Store
-from ocibuild.store.scratch import PIN_PREFIX, owned_name, owner_alive, scratch_dir, sweep_scratch
+from ocibuild.store.scratch import (
+    CACHE_MOUNT_PREFIX,
+    PIN_PREFIX,
+    owned_name,
+    owner_alive,
+    scratch_dir,
+    sweep_scratch,
+)
 
 
 def _pidns() -> int:
@@ -88,3 +95,19 @@ def test_gc_drops_dead_builds_pins_and_scratch_dirs(tmp_path: Path) -> None:
     assert pins == sorted([live_pin, "cache-export"])
     assert not dead_dir.exists()
     assert live_dir.is_dir()
+
+
+def test_gc_sweeps_half_made_cache_mount_dirs_of_dead_builds(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    store.cache_mounts_dir.mkdir()
+    live = store.cache_mounts_dir / owned_name(CACHE_MOUNT_PREFIX)
+    live.mkdir()
+    _, ns, _pid, start, _ = live.name.split("-")
+    dead = store.cache_mounts_dir / f"{CACHE_MOUNT_PREFIX}{ns}-{_dead_pid()}-{start}-00ff"
+    (dead / "sub").mkdir(parents=True)
+    kept = store.cache_mounts_dir / "tmp-1-2-3-ab"  # a cache id that looks like scratch
+    kept.mkdir()
+    store.gc()
+    assert sorted(p.name for p in store.cache_mounts_dir.iterdir()) == sorted(
+        [live.name, kept.name]
+    )
