@@ -159,6 +159,7 @@ def _cmd_import(ns: argparse.Namespace) -> Outcome:
     ref = Reference.parse(ns.name).familiar() if ns.name else None
     platform = Platform.parse(ns.platform) if ns.platform else None
     with contextlib.ExitStack() as stack:
+        stack.enter_context(store.in_use())  # no gc before the tag names the new image
         stream = sys.stdin.buffer if ns.file == "-" else stack.enter_context(_open_input(ns.file))
         manifest = import_rootfs(
             store,
@@ -169,9 +170,9 @@ def _cmd_import(ns: argparse.Namespace) -> Outcome:
             platform=platform,
             created=source_date_epoch_from(os.environ),
         )
-    if ref is not None:
-        with store.lock():
-            store.tag(ref, manifest)
+        if ref is not None:
+            with store.lock():
+                store.tag(ref, manifest)
     return Outcome(out=(str(store.image(manifest).config_desc.digest),))
 
 

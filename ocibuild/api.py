@@ -114,45 +114,48 @@ def build(
     target_platform = _platform(platform)
     imports, exports = _cache_specs(cache_from, "from"), _cache_specs(cache_to, "to")
     store = open_store(root)
-    report = _reporter(on_event)
-    _import_caches(store, imports)
-    options = BuildOptions(
-        build_args=dict(build_args),
-        target=target,
-        target_platform=target_platform,
-        no_cache=no_cache,
-        no_cache_filter=tuple(no_cache_filter),
-        pull=pull,
-        source_date_epoch=epoch,
-        labels=dict(labels),
-        build_contexts=dict(build_contexts),
-        progress=progress,
-        runtime=_runtime(runtime),
-        network=_network(network),
-        run_output=run_output,
-        secrets={s.id: s for s in (parse_secret(x) if isinstance(x, str) else x for x in secrets)},
-        jobs=jobs,
-        insecure_registries=tuple(insecure_registries),
-        on_event=report,
-    )
-    with _open_context(context, dockerfile, context_stream) as ctx:
-        if dockerfile_text is None:
-            dockerfile_text = _read_dockerfile(ctx.root, dockerfile, str(context) == "-")
-        graph = _plan(dockerfile, dockerfile_text, options)
-        result = _execute(graph, ctx, store, options)
-    _export_caches(store, result, exports)
-    if refs:
-        with store.lock():
-            for ref in refs:
-                store.tag(ref.familiar(), result.manifest)
-    for spec in specs:
-        _write_output(store, result, spec, tags, compression, output_stream)
-    _push(store, result, targets, report)
-    if iidfile is not None:
-        _write_text(iidfile, str(result.config.digest))
-    if metadata_file is not None:
-        _write_text(metadata_file, build_metadata(result, tags))
-    return result
+    with store.in_use():  # no gc until the image is tagged and written out
+        report = _reporter(on_event)
+        _import_caches(store, imports)
+        options = BuildOptions(
+            build_args=dict(build_args),
+            target=target,
+            target_platform=target_platform,
+            no_cache=no_cache,
+            no_cache_filter=tuple(no_cache_filter),
+            pull=pull,
+            source_date_epoch=epoch,
+            labels=dict(labels),
+            build_contexts=dict(build_contexts),
+            progress=progress,
+            runtime=_runtime(runtime),
+            network=_network(network),
+            run_output=run_output,
+            secrets={
+                s.id: s for s in (parse_secret(x) if isinstance(x, str) else x for x in secrets)
+            },
+            jobs=jobs,
+            insecure_registries=tuple(insecure_registries),
+            on_event=report,
+        )
+        with _open_context(context, dockerfile, context_stream) as ctx:
+            if dockerfile_text is None:
+                dockerfile_text = _read_dockerfile(ctx.root, dockerfile, str(context) == "-")
+            graph = _plan(dockerfile, dockerfile_text, options)
+            result = _execute(graph, ctx, store, options)
+        _export_caches(store, result, exports)
+        if refs:
+            with store.lock():
+                for ref in refs:
+                    store.tag(ref.familiar(), result.manifest)
+        for spec in specs:
+            _write_output(store, result, spec, tags, compression, output_stream)
+        _push(store, result, targets, report)
+        if iidfile is not None:
+            _write_text(iidfile, str(result.config.digest))
+        if metadata_file is not None:
+            _write_text(metadata_file, build_metadata(result, tags))
+        return result
 
 
 def build_graph(
@@ -315,7 +318,7 @@ def prune(
     budget = parse_size(keep_storage) if isinstance(keep_storage, str) else keep_storage
     age = parse_duration(until) if isinstance(until, str) else until
     store = open_store(root)
-    with store.lock():
+    with store.gc_lock(), store.lock():  # gc lock first: builds hold in_use and wait for lock
         dropped: tuple[str, ...] = ()
         if budget is not None or age is not None:
             dropped = trim(store.cache, keep_storage=budget, until=age).dropped

@@ -71,19 +71,20 @@ class _Contents:
 def load_archive(store: Store, stream: BinaryIO) -> list[str]:
     """Load every image of the archive on ``stream``; return the names tagged
     (``name:tag``) or, for an unnamed image, its ID (the config digest)."""
-    contents = _read(store, stream)
-    images = _images(store, contents)
-    if not images:
-        raise ArchiveError("invalid archive: no index.json or manifest.json with images")
-    for manifest, _names in images:
-        _check_complete(store, manifest)
-    loaded: list[str] = []
-    with store.lock():
-        for manifest, names in images:
-            for name in names:
-                store.tag(name, manifest)
-            loaded.extend(names or [str(store.image(manifest).config_desc.digest)])
-    return loaded
+    with store.in_use():  # no gc between writing the blobs and the tags
+        contents = _read(store, stream)
+        images = _images(store, contents)
+        if not images:
+            raise ArchiveError("invalid archive: no index.json or manifest.json with images")
+        for manifest, _names in images:
+            _check_complete(store, manifest)
+        loaded: list[str] = []
+        with store.lock():
+            for manifest, names in images:
+                for name in names:
+                    store.tag(name, manifest)
+                loaded.extend(names or [str(store.image(manifest).config_desc.digest)])
+        return loaded
 
 
 def _read(store: Store, stream: BinaryIO) -> _Contents:

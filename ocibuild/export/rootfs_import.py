@@ -63,14 +63,15 @@ def import_rootfs(
 
     ``created`` is the creation time in Unix seconds (default: now).
     """
-    config = _changed_config(
-        _base_config(platform, created, message or f"Imported from {source}"), changes
-    )
-    layer = _store_layer(store, stream)
-    config = replace(config, diff_ids=(layer.digest,))
-    config_desc = store.put_bytes(config.to_json(), mediatypes.OCI_CONFIG)
-    manifest = Manifest(config=config_desc, layers=(layer,))
-    return store.put_bytes(manifest.to_json(), mediatypes.OCI_MANIFEST)
+    with store.in_use():  # no gc before the manifest names the layer (callers tag inside theirs)
+        config = _changed_config(
+            _base_config(platform, created, message or f"Imported from {source}"), changes
+        )
+        layer = _store_layer(store, stream)
+        config = replace(config, diff_ids=(layer.digest,))
+        config_desc = store.put_bytes(config.to_json(), mediatypes.OCI_CONFIG)
+        manifest = Manifest(config=config_desc, layers=(layer,))
+        return store.put_bytes(manifest.to_json(), mediatypes.OCI_MANIFEST)
 
 
 def _base_config(platform: Platform | None, created: int | None, comment: str) -> ImageConfig:

@@ -52,30 +52,31 @@ def pull(
 
     ``on_event`` receives the transfers (manifest, then each blob fetched).
     """
-    repo = ref.path
-    top = client.get_manifest(repo, str(ref.digest) if ref.digest else ref.tag)
-    chosen = top
-    if top.media_type in mediatypes.INDEXES:
-        chosen = _from_index(client, repo, top, platform or Platform.host())
-    elif top.media_type not in mediatypes.MANIFESTS:
-        raise RegistryError(
-            f"{client.registry}/{repo}: unsupported manifest type {top.media_type!r}"
-        )
-    manifest = _parse(Manifest.from_json, chosen, client, repo)
-    if on_event is not None:
-        _report_manifest(on_event, chosen)
-    for blob in (manifest.config, *manifest.layers):
-        if not store.has_blob(blob):
-            _fetch(client, repo, blob, store, on_event)
-    manifest_desc = store.put_bytes(chosen.data, chosen.media_type)
-    top_desc = store.put_bytes(top.data, top.media_type) if top is not chosen else manifest_desc
-    tag = None
-    if ref.digest is None:
-        with store.lock():
-            tag = store.tag(ref.familiar(), top_desc)
-    else:
-        store.set_root(f"pulled-{top_desc.digest.hex}", [top_desc])
-    return PullResult(top_desc, manifest_desc, tag)
+    with store.in_use():  # no gc between fetching the blobs and the tag
+        repo = ref.path
+        top = client.get_manifest(repo, str(ref.digest) if ref.digest else ref.tag)
+        chosen = top
+        if top.media_type in mediatypes.INDEXES:
+            chosen = _from_index(client, repo, top, platform or Platform.host())
+        elif top.media_type not in mediatypes.MANIFESTS:
+            raise RegistryError(
+                f"{client.registry}/{repo}: unsupported manifest type {top.media_type!r}"
+            )
+        manifest = _parse(Manifest.from_json, chosen, client, repo)
+        if on_event is not None:
+            _report_manifest(on_event, chosen)
+        for blob in (manifest.config, *manifest.layers):
+            if not store.has_blob(blob):
+                _fetch(client, repo, blob, store, on_event)
+        manifest_desc = store.put_bytes(chosen.data, chosen.media_type)
+        top_desc = store.put_bytes(top.data, top.media_type) if top is not chosen else manifest_desc
+        tag = None
+        if ref.digest is None:
+            with store.lock():
+                tag = store.tag(ref.familiar(), top_desc)
+        else:
+            store.set_root(f"pulled-{top_desc.digest.hex}", [top_desc])
+        return PullResult(top_desc, manifest_desc, tag)
 
 
 def _report_manifest(on_event: Callable[[Event], None], fetched: FetchedManifest) -> None:

@@ -6,6 +6,10 @@ flock; other threads wait on a process-wide :class:`threading.RLock`.  Other
 processes wait on the flock itself.  A lock held across ``fork`` is not
 inherited usefully; take it in the process that needs it.
 
+:func:`in_use` and :func:`gc_exclusive` are a second flock, on
+``ocibuild/gc.lock``: builds, pulls and loads share it while their blobs are
+not yet referenced; gc takes it alone.
+
 :func:`shared_lock` is for readers that need the store to hold still for a
 moment (``fsck`` while it follows references): a shared ``flock`` that
 writers wait for, and that waits for them; inside a process that already
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["StoreLockedError", "shared_lock", "store_lock"]
+__all__ = ["StoreLockedError", "gc_exclusive", "in_use", "shared_lock", "store_lock"]
 
 
 class StoreLockedError(StoreError):
@@ -79,6 +83,88 @@ def _take_flock(path: Path, blocking: bool) -> int:
     except BlockingIOError:
         os.close(fd)
         raise StoreLockedError(f"store is locked by another process: {path}") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+@record(frozen=False)
+class _Users:
+    """This process's holders of the in-use lock at one path (one shared flock for all)."""
+
+    guard: threading.Lock = field(default_factory=threading.Lock)
+    count: int = 0
+    fd: int = -1
+    exclusive: threading.RLock = field(default_factory=threading.RLock)
+    exclusive_depth: int = 0
+    exclusive_fd: int = -1
+
+
+_USERS: dict[str, _Users] = {}
+
+
+def _users_for(path: Path) -> _Users:
+    key = os.path.realpath(path)
+    with _GUARD:
+        return _USERS.setdefault(key, _Users())
+
+
+@contextlib.contextmanager
+def in_use(path: Path) -> Iterator[None]:
+    """Keep gc out for the ``with`` block: a shared flock on ``path``.
+
+    Builds, pulls, loads and pushes hold it from before they find or write a
+    blob until it is named by a tag, record or pin (or no longer needed), so
+    gc, which takes the flock exclusively (:func:`gc_exclusive`), waits for
+    them and they for it.  Any number of holders at once, in this process
+    (one flock, counted) and in others.
+    """
+    users = _users_for(path)
+    with users.guard:
+        if users.count == 0:
+            users.fd = _flock(path, fcntl.LOCK_SH)
+        users.count += 1
+    try:
+        yield
+    finally:
+        with users.guard:
+            users.count -= 1
+            if users.count == 0:
+                os.close(users.fd)
+                users.fd = -1
+
+
+@contextlib.contextmanager
+def gc_exclusive(path: Path, store_lock_path: Path) -> Iterator[None]:
+    """The exclusive side of :func:`in_use`: wait until no build, pull or load runs.
+
+    Re-entrant in a thread.  Take it before the store lock
+    (``store_lock_path``), never while holding that: a build waits for the
+    store lock while it holds :func:`in_use`.
+    """
+    users = _users_for(path)
+    with users.exclusive:
+        if users.count:
+            raise StoreError("cannot collect garbage while this process is building or pulling")
+        if users.exclusive_depth == 0:
+            if _state_for(store_lock_path).depth:
+                raise AssertionError("the gc lock must be taken before the store lock")
+            users.exclusive_fd = _flock(path, fcntl.LOCK_EX)
+        users.exclusive_depth += 1
+        try:
+            yield
+        finally:
+            users.exclusive_depth -= 1
+            if users.exclusive_depth == 0:
+                os.close(users.exclusive_fd)
+                users.exclusive_fd = -1
+
+
+def _flock(path: Path, how: int) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, how)
     except BaseException:
         os.close(fd)
         raise

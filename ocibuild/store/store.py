@@ -43,7 +43,7 @@ from ocibuild.store import refs as _refs
 from ocibuild.store._fs import write_atomic
 from ocibuild.store.blobs import BlobWriter, blob_file, open_verified
 from ocibuild.store.cache import CacheDB
-from ocibuild.store.lock import store_lock
+from ocibuild.store.lock import gc_exclusive, in_use, store_lock
 from ocibuild.store.scratch import CACHE_MOUNT_PREFIX, PIN_PREFIX, owner_alive, sweep_scratch
 
 if TYPE_CHECKING:
@@ -116,6 +116,22 @@ class Store:
     def lock(self, *, blocking: bool = True) -> contextlib.AbstractContextManager[None]:
         """Exclusive writer lock (re-entrant in this process); ``StoreLockedError`` if busy."""
         return store_lock(self.meta_dir / "lock", blocking=blocking)
+
+    def in_use(self) -> contextlib.AbstractContextManager[None]:
+        """Keep gc out while blobs are found or written and not yet referenced.
+
+        A build (until it has tagged its image), a pull, a load or a push
+        holds it; ``gc`` waits for every holder, here and in other processes.
+        """
+        self.meta_dir.mkdir(parents=True, exist_ok=True)
+        return in_use(self.meta_dir / "gc.lock")
+
+    def gc_lock(self) -> contextlib.AbstractContextManager[None]:
+        """The lock :meth:`gc` takes, for callers that do more first (prune's
+        record trim): waits for every :meth:`in_use` holder; take it before
+        :meth:`lock`, never inside it."""
+        self.meta_dir.mkdir(parents=True, exist_ok=True)
+        return gc_exclusive(self.meta_dir / "gc.lock", self.meta_dir / "lock")
 
     # -- blobs ---------------------------------------------------------------
 
@@ -307,8 +323,12 @@ class Store:
         return self.roots_dir / f"{name}.json"
 
     def gc(self, *, min_age: float = 0.0) -> int:
-        """Delete unreachable blobs older than ``min_age`` s and dead temp files; bytes freed."""
-        with self.lock():
+        """Delete unreachable blobs older than ``min_age`` s and dead temp files; bytes freed.
+
+        Waits until no build, pull, load or push holds :meth:`in_use`: a blob
+        such an operation found or wrote may not be referenced yet.
+        """
+        with self.gc_lock(), self.lock():
             roots = [*self.index().manifests, *self.extra_roots(), *self._cache_roots()]
             live = _gc.reachable(roots, self._read_if_present)
             freed = _gc.sweep_blobs(self.blobs_dir, live, min_age)

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -140,3 +141,39 @@ def test_full_disk_is_one_line_and_leaves_a_clean_store(
         assert _fsck(root)["problems"] == []
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_prune_during_a_build_waits_and_loses_nothing(tmp_path: Path, busybox_rootfs: Path) -> None:
+    """prune --keep-storage 0 while a build runs waits for the build (Store.in_use):
+    it returns only after the build has tagged its image and written its iidfile, and
+    the build's cache hits (whose records prune drops) are not deleted under it."""
+    root = _store(tmp_path, "store", busybox_rootfs)
+    ctx = tmp_path / "race"
+    ctx.mkdir()
+    (ctx / "data").write_bytes(os.urandom(1 << 20))
+    (ctx / "Dockerfile").write_text("FROM busybox:latest\nCOPY data /data\nRUN cat /data > /copy\n")
+    _build_id(root, ctx)  # untagged: its layers are held by cache records alone
+    with (ctx / "Dockerfile").open("a") as dockerfile:
+        dockerfile.write("RUN sleep 2\n")
+    iid = tmp_path / "iid"
+    argv = [sys.executable, "-c", OCIBUILD_CLI, "build", "-q", "-t", "raced", "--iidfile", str(iid)]
+    with subprocess.Popen(
+        [*argv, str(ctx), "--root", str(root)], env=_env(), stdout=subprocess.DEVNULL
+    ) as build:
+        _wait_for_pin(root, build)
+        pruned = _cli(root, "prune", "--keep-storage", "0")
+        assert iid.exists(), "prune returned while the build was still running"
+        assert build.wait(timeout=120) == 0
+    assert pruned.returncode == 0, pruned.stderr
+    report = _fsck(root)
+    assert report["clean"], report
+    assert _cli(root, "inspect", "raced").returncode == 0
+
+
+def _wait_for_pin(root: Path, build: subprocess.Popen[bytes]) -> None:
+    """Until the build has pinned its first layers (it holds Store.in_use by then)."""
+    deadline = time.monotonic() + 60
+    while not any((root / "ocibuild" / "roots").glob("build-*.json")):
+        assert build.poll() is None, "the build ended before it pinned anything"
+        assert time.monotonic() < deadline, "the build never pinned its layers"
+        time.sleep(0.02)
