@@ -15,10 +15,10 @@ killed by SIGKILL), never one of a concurrent build.
 
 from __future__ import annotations
 
-import shutil
 from typing import TYPE_CHECKING
 
 from ocibuild._record import record
+from ocibuild._rmtree import rmtree
 from ocibuild.executor.sources import ViewTree
 from ocibuild.executor.upper import Upper
 from ocibuild.layer import store_layer
@@ -78,7 +78,7 @@ def commit_layer(
         _adopt(tmp, layers.snapshots.path(chain).parent)
     finally:
         if tmp.exists():
-            shutil.rmtree(tmp)
+            rmtree(tmp)
     return state.with_layer(blob)
 
 

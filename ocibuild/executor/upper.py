@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from ocibuild._record import record
 from ocibuild.errors import UserError
+from ocibuild.layer.tarwriter import MAX_DEPTH
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -135,6 +136,9 @@ class Upper:
         """Make ``path`` a directory in the upper dir, copying up or creating parents."""
         parts = [p for p in path.split("/") if p]
         dirs = self._dirs
+        if len(parts) >= MAX_DEPTH:
+            shown = path[:60] + "..."
+            raise UserError(f"{shown}: directories nested deeper than {MAX_DEPTH} levels")
         if "/" + "/".join(parts) not in dirs:
             for i in range(1, len(parts) + 1):
                 component = "/" + "/".join(parts[:i])

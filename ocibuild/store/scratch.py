@@ -19,7 +19,7 @@ and a live pid with another start time is another process.
 
 Nothing here is mounted in the host's mount table (RUN overlays live in the
 sandbox helper's private mount namespace, see ``ocibuild.sandbox.init``), so
-removing an abandoned dir is a plain ``rmtree``.
+removing an abandoned dir is a plain rmtree (ours: any depth).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ import contextlib
 import os
 import re
 import secrets
-import shutil
 from pathlib import Path
+
+from ocibuild._rmtree import rmtree
 
 __all__ = ["PIN_PREFIX", "owned_name", "owner_alive", "scratch_dir", "sweep_scratch"]
 
@@ -87,7 +88,7 @@ def sweep_scratch(root: Path) -> list[str]:
         for path in sorted(root.glob(f"{PREFIX}*")):
             if owner_alive(path.name) or not path.is_dir() or path.is_symlink():
                 continue
-            shutil.rmtree(path, ignore_errors=True)
+            rmtree(path, ignore_errors=True)
             if not path.exists():
                 removed.append(path.name)
     return removed
