@@ -4,7 +4,7 @@
   must stay empty; :meth:`Canary.problem` says what an attack did to them
   (changed, hard-linked, filled) and whether the token reached the store.
 * :func:`run_measured`: ``ocibuild ARGS --root ROOT`` as a process whose
-  wall time and peak RSS (``os.wait4``) are reported.
+  wall time and peak RSS (``VmHWM``, sampled every 20 ms) are reported.
 * :func:`tar_bytes`, :func:`docker_archive`: tars with any entry a hostile
   author could write (``../``, absolute names, links, devices, whiteouts).
 * :func:`judge`: the verdict on one attempt: refused with one line and exit
@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 from reliability.env import REPO
 
 if TYPE_CHECKING:
-    import resource
     from collections.abc import Iterable
 
     from reliability.env import Env
@@ -129,7 +128,8 @@ class Outcome:
     @property
     def last_line(self) -> str:
         lines = self.stderr.strip().splitlines()
-        return lines[-1][:160] if lines else ""
+        line = lines[-1] if lines else ""
+        return line if len(line) <= 160 else f"{line[:70]}...{line[-80:]}"
 
 
 def run_measured(
@@ -143,25 +143,41 @@ def run_measured(
         proc = subprocess.Popen(
             env.command(root, *args), stdin=inp, stdout=subprocess.DEVNULL, stderr=err, env=environ
         )
-        status, usage = _wait(proc, timeout)
+        status, rss_mib = _wait(proc, timeout)
     seconds = time.monotonic() - start
     code = os.waitstatus_to_exitcode(status)
     stderr = err_path.read_text(errors="replace")
-    return Outcome(code, stderr, seconds, usage.ru_maxrss / 1024)
+    return Outcome(code, stderr, seconds, rss_mib)
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, resource.struct_rusage]:
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, float]:
+    """Wait for ``proc``; its exit status and peak RSS in MiB.
+
+    The peak is ``VmHWM`` of /proc/PID/status, read while it runs: the
+    ``ru_maxrss`` of ``wait4`` would count the parent's memory at fork time.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+    peak_kib = 0
+    while True:
+        peak_kib = max(peak_kib, _hwm_kib(proc.pid))
+        pid, status = os.waitpid(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return status, usage
-        time.sleep(0.05)
-    proc.kill()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = -9
-    return status, usage
+            return status, peak_kib / 1024
+        if time.monotonic() > deadline:
+            proc.kill()
+        time.sleep(0.02)
+
+
+def _hwm_kib(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def judge(

@@ -29,7 +29,11 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 #: The trials modules, in table order.  Each defines ``TRIALS``.
-MODULES: tuple[str, ...] = ("reliability.trials_hostile",)
+MODULES: tuple[str, ...] = (
+    "reliability.trials_hostile",
+    "reliability.trials_hostile_layers",
+    "reliability.trials_sandbox",
+)
 
 BEGIN = "<!-- BEGIN trials (written by python -m reliability.run) -->"
 END = "<!-- END trials -->"
