@@ -22,7 +22,8 @@ RUN mkdir -p /m && ! unshare -U true && ! unshare -m true && ! unshare -U -r -m 
 RUN grep -q 'CapEff:.*a80425fb$' /proc/self/status
 RUN cp /bin/busybox /busybox.suid && chmod 4755 /busybox.suid
 USER 1000
-RUN v=$(/busybox.suid awk '/CapEff/ {print $2}' /proc/self/status) && test $(( 0x$v & ~0xa80425fb )) -eq 0
+RUN v=$(/busybox.suid awk '/CapEff/ {print $2}' /proc/self/status) && \
+    test $(( 0x$v & ~0xa80425fb )) -eq 0
 USER 0
 RUN mknod /disk b 254 0 && ! head -c 1 /disk
 RUN sh -c 'echo threads and forks still work' | cat
