@@ -128,7 +128,8 @@ class Outcome:
     @property
     def last_line(self) -> str:
         lines = self.stderr.strip().splitlines()
-        line = lines[-1] if lines else ""
+        last = lines[-1] if lines else ""
+        line = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in last)
         return line if len(line) <= 160 else f"{line[:70]}...{line[-80:]}"
 
 

@@ -202,7 +202,8 @@ def _size_trial(attack: str, make: Callable[[Env, Path], list[str]], tries: int 
             if problem is None and outcome.rss_mib > MAX_RSS_MIB:
                 problem = f"used {outcome.figures}"
             held += problem is None
-            verdict = "built" if outcome.returncode == 0 else f"refused: {outcome.last_line}"
+            refusal = outcome.last_line.removeprefix("ocibuild: ")
+            verdict = "built" if outcome.returncode == 0 else f"refused: {refusal}"
             notes.append(problem or f"{verdict} ({outcome.figures})")
         return Result(n, held, "; ".join(dict.fromkeys(notes)))
 
@@ -263,7 +264,9 @@ SIZE_TRIALS = [
 ]
 
 
-def _dockerfile_trial(attack: str, text: Callable[[], bytes], *, built: bool) -> Trial:
+def _dockerfile_trial(
+    attack: str, text: Callable[[], bytes], *, built: bool, tries: int = 3
+) -> Trial:
     def run(env: Env, tries: int) -> Result:
         held, notes = 0, []
         for _ in range(tries):
@@ -276,7 +279,7 @@ def _dockerfile_trial(attack: str, text: Callable[[], bytes], *, built: bool) ->
             located = re.match(r"ocibuild: Dockerfile:\d+: ", outcome.last_line)
             if problem is None and outcome.returncode == 1 and not located:
                 problem = f"error without Dockerfile:N: {outcome.last_line}"
-            if problem is None and (outcome.seconds > 60 or outcome.rss_mib > MAX_RSS_MIB):
+            if problem is None and (outcome.seconds > MAX_SECONDS or outcome.rss_mib > MAX_RSS_MIB):
                 problem = f"took {outcome.figures}"
             held += problem is None
             verdict = "built" if outcome.returncode == 0 else outcome.last_line[10:]
@@ -284,7 +287,7 @@ def _dockerfile_trial(attack: str, text: Callable[[], bytes], *, built: bool) ->
         failures = [n for n in notes if not n.endswith(")")]
         return Result(tries, held, failures[0] if failures else notes[0])
 
-    return Trial(CATEGORY, attack, run, 3)
+    return Trial(CATEGORY, attack, run, tries)
 
 
 def _lines(count: int, line: str, head: str = "FROM busybox:latest\n") -> bytes:
@@ -301,6 +304,7 @@ DOCKERFILE_TRIALS = [
         "Dockerfile of 100,000 ENV instructions",
         lambda: _lines(100_000, "ENV A=b\n"),
         built=True,
+        tries=1,
     ),
     _dockerfile_trial(
         "Dockerfile of 64 KiB random bytes", lambda: bytes(range(256)) * 256, built=False
