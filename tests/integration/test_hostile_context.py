@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,10 +55,12 @@ def canary(tmp_path: Path) -> Iterator[Canary]:
     )
     found.file.write_bytes(found.token)
     found.empty.mkdir()
-    yield found
-    found.check(tmp_path)
-    found.file.unlink()
-    found.empty.rmdir()
+    try:
+        yield found
+        found.check(tmp_path)
+    finally:
+        found.file.unlink()
+        shutil.rmtree(found.empty)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import secrets
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -114,4 +115,4 @@ def test_hostile_base_layer(case: str, tmp_path: Path, busybox_rootfs: Path) -> 
         assert list(empty.iterdir()) == []
     finally:
         canary.unlink()
-        empty.rmdir()
+        shutil.rmtree(empty)
