@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 
-from ocibuild.errors import ContextError, UserError
+from ocibuild.errors import ContextError, DockerfileError, SourceSpan, UserError
 from ocibuild.export.names import image_names
 from ocibuild.export.outputs import OutputError, OutputSpec, parse_output
 
@@ -438,11 +438,23 @@ def _read_dockerfile(
     else:
         path = Path(dockerfile)
     try:
-        return path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ContextError(f"cannot read Dockerfile: {path}: no such file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as err:
+    except (IsADirectoryError, PermissionError) as err:
         raise ContextError(f"cannot read Dockerfile: {path}: {err}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        # Named as parse errors name it; BuildKit takes any bytes, but an
+        # image config is JSON (UTF-8), so the line is refused here.
+        name = "Dockerfile" if dockerfile is None or str(dockerfile) == "-" else str(dockerfile)
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        span = SourceSpan(name, line, line)
+        raise DockerfileError(
+            f"invalid UTF-8 (byte 0x{data[err.start]:02x} at column {column})", span
+        ) from None
 
 
 def _open_context(

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 #: The trials modules, in table order.  Each defines ``TRIALS``.
 MODULES: tuple[str, ...] = (
+    "reliability.trials_hostile",
+    "reliability.trials_hostile_layers",
+    "reliability.trials_sandbox",
     "reliability.trials_crash",
     "reliability.trials_disk",
     "reliability.trials_concurrency",

@@ -2,10 +2,13 @@
 
 * A local source file that is a tar (plain, gzip, bzip2 or xz; detected by
   content, not by name, as BuildKit does) is unpacked into ``dest`` instead
-  of copied.  Entries keep their mode, owner and mtime (``--chown`` only owns
-  the directories the unpacking creates, as in BuildKit 20.10); names are
-  cleaned so nothing lands outside ``dest`` and nothing is written through a
-  symlink.
+  of copied.  Entries keep their mode (set-id bits too), owner and mtime
+  (``--chown`` only owns the directories the unpacking creates, as in
+  BuildKit 20.10); fifos and device nodes are made, as BuildKit does (device
+  nodes are skipped where mknod is refused).  Names are cleaned so nothing
+  lands outside ``dest`` (``../x`` is ``dest/x``, as in BuildKit), nothing is
+  written through a symlink, and a hard link's target is looked up without
+  following any symlink.
 * An ``http(s)://`` source is downloaded with urllib: the file is named after
   the URL path's last element (inside ``dest`` when it ends with ``/``), mode
   0600, mtime from ``Last-Modified``.  ``--checksum=sha256:...`` is checked.
@@ -15,7 +18,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
+import stat
 import tempfile
 import urllib.parse
 from typing import TYPE_CHECKING, BinaryIO
@@ -34,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["download", "extract_archive", "is_archive", "is_url", "url_filename"]
 
 _TAR_MAGIC_OFFSET = 257
+# tarfile.CHRTYPE, BLKTYPE, FIFOTYPE (tarfile is imported only to unpack).
+_NODES = {b"3": stat.S_IFCHR, b"4": stat.S_IFBLK, b"6": stat.S_IFIFO}
 
 
 def _decompressors() -> tuple[tuple[bytes, Callable[[BinaryIO], BinaryIO]], ...]:
@@ -104,14 +111,30 @@ def _extract_member(
     elif member.issym():
         upper.write_symlink(path, member.linkname, meta, parents)
     elif member.islnk():
-        target = upper.host(clean_inside(dest + clean_inside(member.linkname)))
-        if not target.is_file() or target.is_symlink():
+        target = clean_inside(dest + clean_inside(member.linkname))
+        st = upper.lstat_entry(target)
+        if st is None or not stat.S_ISREG(st.st_mode):
             raise ContextError(f"archive hard link {member.name} to missing {member.linkname}")
-        upper.write_hardlink(path, target, parents)
+        upper.write_hardlink(path, upper.host(target), parents)
     elif member.isfile():
         source = tar.extractfile(member)
         assert source is not None
         upper.write_file(path, source, meta, parents)  # type: ignore[arg-type]
+    elif member.type in _NODES:
+        _make_node(upper, path, member, meta, parents)
+
+
+def _make_node(
+    upper: Upper, path: str, member: tarfile.TarInfo, meta: Meta, parents: Owner
+) -> None:
+    """A fifo or device node, as BuildKit makes them; devices are skipped where
+    mknod is refused (a user namespace), as Docker does there."""
+    device = os.makedev(member.devmajor, member.devminor)
+    try:
+        upper.write_node(path, _NODES[member.type], device, meta, parents)
+    except PermissionError:
+        if member.isfifo():
+            raise
 
 
 def url_filename(url: str) -> str:

@@ -19,10 +19,10 @@ bytes written are reported as a ``layer`` transfer.
 from __future__ import annotations
 
 import contextlib
-import shutil
 from typing import TYPE_CHECKING
 
 from ocibuild._record import record
+from ocibuild._rmtree import rmtree
 from ocibuild.errors import out_of_space
 from ocibuild.executor.sources import ViewTree
 from ocibuild.executor.upper import Upper
@@ -98,7 +98,7 @@ def commit_layer(
         _adopt(tmp, layers.snapshots.path(chain).parent)
     finally:
         if tmp.exists():
-            shutil.rmtree(tmp)
+            rmtree(tmp)
     return state.with_layer(blob)
 
 

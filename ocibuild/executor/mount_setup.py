@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ocibuild._record import field, record
+from ocibuild._rmtree import rmtree
 from ocibuild.errors import UserError
 from ocibuild.executor.mounts import (
     BindMount,
@@ -149,7 +150,7 @@ def _new_cache(path: Path, mount: CacheMount, inputs: MountInputs) -> None:
     try:
         temp.rename(path)
     except OSError:  # made meanwhile by another build
-        shutil.rmtree(temp, ignore_errors=True)
+        rmtree(temp, ignore_errors=True)
 
 
 def _secret(work: Path, mount: SecretMount, secrets: Mapping[str, SecretSource]) -> list[Mount]:

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ocibuild._record import field, record, replace
+from ocibuild._rmtree import rmtree
 from ocibuild.errors import StepFailed, UserError
 from ocibuild.executor.layers import commit_layer
 from ocibuild.executor.mount_setup import MountInputs, parse_mounts, prepare_mounts
@@ -197,7 +197,7 @@ def _run_in(
 def _own_dir(stack: contextlib.ExitStack, path: Path) -> Path:
     """Make ``path``; the stack removes it (registered before any mount inside)."""
     path.mkdir()
-    stack.callback(shutil.rmtree, path, ignore_errors=True)
+    stack.callback(rmtree, path, ignore_errors=True)
     return path
 
 

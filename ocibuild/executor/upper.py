@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from ocibuild._record import record
 from ocibuild.errors import UserError
+from ocibuild.layer.tarwriter import MAX_DEPTH
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["Meta", "Upper"]
 
 _AM_ROOT = os.geteuid() == 0
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 30  # per copy_file_range/sendfile call; the kernel may do less
 # Errors meaning "this fd pair cannot be copied in the kernel": fall back.
@@ -134,6 +136,9 @@ class Upper:
         """Make ``path`` a directory in the upper dir, copying up or creating parents."""
         parts = [p for p in path.split("/") if p]
         dirs = self._dirs
+        if len(parts) >= MAX_DEPTH:
+            shown = path[:60] + "..."
+            raise UserError(f"{shown}: directories nested deeper than {MAX_DEPTH} levels")
         if "/" + "/".join(parts) not in dirs:
             for i in range(1, len(parts) + 1):
                 component = "/" + "/".join(parts[:i])
@@ -200,7 +205,35 @@ class Upper:
 
     def write_hardlink(self, path: str, existing: Path, parents: Owner) -> None:
         host = self._prepare(path, parents)
-        os.link(existing, host)
+        os.link(existing, host, follow_symlinks=False)
+
+    def lstat_entry(self, path: str) -> os.stat_result | None:
+        """``lstat`` of image path ``path`` in the upper dir, never through a symlink.
+
+        None when it is missing or when one of its parents is not a real
+        directory there (a symlink is not followed, so an archive's ``d -> /``
+        cannot make ``d/etc/shadow`` name a host file).
+        """
+        parts = [p for p in path.split("/") if p]
+        fd = os.open(self.root, _DIR_FLAGS)
+        try:
+            for part in parts[:-1]:
+                try:
+                    child = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as err:
+                    if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                        return None
+                    raise
+                os.close(fd)
+                fd = child
+            if not parts:
+                return os.fstat(fd)
+            try:
+                return os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return None
+        finally:
+            os.close(fd)
 
     def make_dir(self, path: str, meta: Meta, parents: Owner) -> None:
         """Make directory ``path`` (kept if it is one already) and give it ``meta``.
@@ -221,8 +254,12 @@ class Upper:
 
     def write_special(self, path: str, st: os.stat_result, meta: Meta, parents: Owner) -> None:
         """Recreate a fifo or device node."""
+        self.write_node(path, stat.S_IFMT(st.st_mode), st.st_rdev, meta, parents)
+
+    def write_node(self, path: str, kind: int, device: int, meta: Meta, parents: Owner) -> None:
+        """Make a fifo or device node (``kind``: ``stat.S_IFIFO``, ``S_IFCHR``, ``S_IFBLK``)."""
         host = self._prepare(path, parents)
-        os.mknod(host, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev)
+        os.mknod(host, kind | 0o600, device)
         _apply(host, meta)
 
 

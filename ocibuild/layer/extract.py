@@ -4,7 +4,8 @@ Owns the rules for untrusted layer content:
 
 * names are cleaned lexically; a leading ``/`` or ``./`` is dropped (as GNU
   tar and Docker do), ``a/../b`` becomes ``b``, and a name that climbs above
-  the root is refused with :class:`LayerError`;
+  the root, or is nested deeper than ``MAX_DEPTH`` directories, is refused
+  with :class:`LayerError`;
 * every parent is opened component by component with ``O_NOFOLLOW`` from a
   directory fd, so nothing is ever written through a symlink: an entry below
   a symlink (or a file) is refused;
@@ -39,7 +40,7 @@ from ocibuild._linux.xattr import set_xattr
 from ocibuild._record import record
 from ocibuild.errors import is_out_of_space
 from ocibuild.layer.errors import LayerError
-from ocibuild.layer.tarwriter import is_whiteout, keep_xattr, opaque_xattr
+from ocibuild.layer.tarwriter import MAX_DEPTH, is_whiteout, keep_xattr, opaque_xattr
 
 if TYPE_CHECKING:
     import tarfile
@@ -118,13 +119,17 @@ class _Unpacker:
         self._dirs: dict[tuple[str, ...], _DirMeta] = {}
 
     def _error(self, name: str, problem: str) -> LayerError:
-        return LayerError(f"{self._label}: entry {name!r} {problem}")
+        shown = repr(name) if len(name) <= 200 else repr(name[:200]) + "..."
+        return LayerError(f"{self._label}: entry {shown} {problem}")
 
     def _clean(self, name: str) -> tuple[str, ...]:
         try:
-            return clean_name(name)
+            parts = clean_name(name)
         except PathEscapesError:
             raise self._error(name, "escapes the root") from None
+        if len(parts) > MAX_DEPTH:
+            raise self._error(name, f"is nested deeper than {MAX_DEPTH} levels")
+        return parts
 
     def entry(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         """Apply one member (its data is read from ``tar``)."""

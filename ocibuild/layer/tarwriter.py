@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ocibuild._linux.userns import in_user_namespace
 from ocibuild._linux.xattr import get_xattrs
+from ocibuild.layer.errors import LayerError
 from ocibuild.layer.tarheader import (
     BLKTYPE,
     CHRTYPE,
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "MAX_DEPTH",
     "OPAQUE_XATTR",
     "USER_OPAQUE_XATTR",
     "WHITEOUT_OPAQUE",
@@ -56,6 +58,10 @@ __all__ = [
     "write_layer",
 ]
 
+#: How deep directories may nest in a layer ocibuild writes or unpacks.  Linux
+#: paths stop at 4096 bytes (so Docker stops near 2048 levels); Python's
+#: recursion limit stops tree walks near 1000 frames.  Real images stay far below.
+MAX_DEPTH = 256
 WHITEOUT_PREFIX = b".wh."
 WHITEOUT_OPAQUE = b".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
@@ -124,6 +130,7 @@ class _Writer:
         self._clamp = clamp_mtime
         self._inodes: dict[tuple[int, int], bytes] = {}
         self._pending = bytearray()
+        self._depth = 0
 
     def emit(self, data: bytes) -> None:
         """Queue ``data`` for the sink, passing it on once a batch is full."""
@@ -143,10 +150,15 @@ class _Writer:
 
     def directory(self, dir_fd: int, prefix: bytes) -> None:
         """Write every entry below the directory ``dir_fd`` (named ``prefix``)."""
+        if self._depth >= MAX_DEPTH:
+            shown = os.fsdecode(prefix[:60])
+            raise LayerError(f"{shown}...: directories nested deeper than {MAX_DEPTH} levels")
+        self._depth += 1
         for name in sorted(os.listdir(dir_fd)):
             name_b = os.fsencode(name)
             st = os.stat(name_b, dir_fd=dir_fd, follow_symlinks=False)
             self.entry(dir_fd, name_b, prefix + name_b, st)
+        self._depth -= 1
 
     def entry(self, dir_fd: int, name: bytes, path: bytes, st: os.stat_result) -> None:
         """Write the entry ``name`` of ``dir_fd`` (``path`` in the layer)."""

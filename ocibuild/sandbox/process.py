@@ -15,7 +15,7 @@ import resource
 import socket
 from typing import Any, NoReturn
 
-from ocibuild._linux import caps
+from ocibuild._linux import caps, seccomp
 from ocibuild._linux.net import set_link_up
 
 __all__ = ["cap_numbers", "exec_process", "prepare_process"]
@@ -67,6 +67,8 @@ def prepare_process(config: dict[str, Any], *, new_network: bool) -> None:
     _limit_capabilities(process)
     if process.get("noNewPrivileges", False):
         caps.set_no_new_privs()
+    if seccomp.supported():  # before the switch: CAP_SYS_ADMIN is still effective
+        seccomp.install(seccomp.namespace_filter())
     _switch_user(process)
 
 

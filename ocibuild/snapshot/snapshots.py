@@ -24,10 +24,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from ocibuild._rmtree import rmtree
 from ocibuild.errors import DigestMismatch, out_of_space
 from ocibuild.layer.blob import LayerStore, open_layer_tar
 from ocibuild.layer.extract import apply_layer
@@ -108,7 +108,7 @@ class Snapshots:
             _rename_if_absent(tmp, self.root / chain_id.hex)
         finally:
             if tmp.exists():
-                shutil.rmtree(tmp)
+                rmtree(tmp)
 
 
 def _rename_if_absent(src: Path, dest: Path) -> None:

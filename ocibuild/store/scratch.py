@@ -23,7 +23,7 @@ and a live pid with another start time is another process.
 
 Nothing here is mounted in the host's mount table (RUN overlays live in the
 sandbox helper's private mount namespace, see ``ocibuild.sandbox.init``), so
-removing an abandoned dir is a plain ``rmtree``.
+removing an abandoned dir is a plain rmtree (ours: any depth).
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ import contextlib
 import os
 import re
 import secrets
-import shutil
 from pathlib import Path
+
+from ocibuild._rmtree import rmtree
 
 __all__ = [
     "CACHE_MOUNT_PREFIX",
@@ -100,7 +101,7 @@ def sweep_scratch(root: Path, prefix: str = PREFIX) -> list[str]:
         for path in sorted(root.glob(f"{prefix}*")):
             if owner_alive(path.name, prefix) or not path.is_dir() or path.is_symlink():
                 continue
-            shutil.rmtree(path, ignore_errors=True)
+            rmtree(path, ignore_errors=True)
             if not path.exists():
                 removed.append(path.name)
     return removed

@@ -12,7 +12,7 @@ import pytest
 
 import ocibuild
 from ocibuild import api
-from ocibuild.errors import ContextError, UserError
+from ocibuild.errors import ContextError, DockerfileError, UserError
 from ocibuild.export.outputs import OutputError
 from ocibuild.oci import Descriptor, Digest, mediatypes
 
@@ -95,3 +95,10 @@ def test_missing_context_and_dockerfile(tmp_path: Path) -> None:
         api.build(tmp_path / "nope", root=tmp_path / "store")
     with pytest.raises(ContextError, match="cannot read Dockerfile"):
         api.build(tmp_path, root=tmp_path / "store")
+
+
+def test_invalid_utf8_dockerfile_names_its_line(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_bytes(b"FROM scratch\nLABEL a=\xff\n")
+    with pytest.raises(DockerfileError, match=r"invalid UTF-8 \(byte 0xff at column 9\)") as info:
+        api.build(tmp_path, root=tmp_path / "store")
+    assert str(info.value).startswith("Dockerfile:2: ")
