@@ -67,21 +67,43 @@ def _head(stream: BinaryIO) -> bytes:
 
 
 def is_archive(stream: BinaryIO) -> bool:
-    """Whether ``stream`` (seekable) holds a tar, maybe compressed."""
+    """Whether ``stream`` (seekable) holds a tar, maybe compressed.
+
+    As Docker's ``IsArchivePath``: the first header must read as a tar header
+    (here also with the ``ustar`` magic); anything else is copied as a file.
+    """
     head = _head(stream)
     stream.seek(0)
-    return head[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] == b"ustar"
+    if head[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] != b"ustar":
+        return False
+    import tarfile
+
+    try:
+        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+            first = tar.next()
+    except tarfile.TarError:
+        first = None
+    stream.seek(0)
+    return first is not None
 
 
 def extract_archive(stream: BinaryIO, upper: Upper, dest: str, chown: Owner | None) -> None:
-    """Unpack tar ``stream`` into directory ``dest`` (absolute, resolved) of ``upper``."""
+    """Unpack tar ``stream`` into directory ``dest`` (absolute, resolved) of ``upper``.
+
+    A tar that turns out to be truncated or corrupt past its first header
+    raises :class:`ContextError`.  Decompression is tarfile's stream mode, which
+    reports a corrupt gzip, bzip2 or xz body as a ``TarError`` too.
+    """
     parents = chown or _root_owner()
     upper.ensure_dir(dest, parents)
     import tarfile
 
-    with tarfile.open(fileobj=stream, mode="r:*") as tar:
-        for member in tar:
-            _extract_member(tar, member, upper, dest, chown)
+    try:
+        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+            for member in tar:
+                _extract_member(tar, member, upper, dest, chown)
+    except tarfile.TarError as err:
+        raise ContextError(f"ADD: cannot unpack archive: {err}") from None
 
 
 def _root_owner() -> Owner:

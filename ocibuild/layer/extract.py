@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from ocibuild._linux.xattr import set_xattr
 from ocibuild._record import record
-from ocibuild.layer.errors import LayerError
+from ocibuild.layer.errors import CorruptCompression, LayerError
 from ocibuild.layer.tarwriter import OPAQUE_XATTR, is_whiteout, keep_xattr
 
 if TYPE_CHECKING:
@@ -78,7 +78,8 @@ def apply_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> None:
     """Unpack the uncompressed layer tar ``stream`` into the directory ``dest``.
 
     ``label`` names the layer in error messages (``layer sha256:...``).
-    Raises :class:`LayerError` for hostile or malformed entries.
+    Raises :class:`LayerError` for hostile or malformed entries, and for a
+    compressed stream (from ``decompressed``) that turns out to be corrupt.
     """
     import tarfile
 
@@ -91,6 +92,8 @@ def apply_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> None:
                     unpacker.entry(member, tar)
         except tarfile.TarError as err:
             raise LayerError(f"{label}: not a valid tar: {err}") from err
+        except CorruptCompression as err:
+            raise LayerError(f"{label}: {err}") from err
         unpacker.finish()
     finally:
         os.close(root_fd)

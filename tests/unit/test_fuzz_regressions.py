@@ -1,0 +1,136 @@
+"""Inputs the fuzzers (fuzz/targets.py) once crashed on: each must now be a user error.
+
+Every case here has its input in fuzz/corpus/<target>/crash-*, so the fuzzers
+replay it too; this file says what the fixed behaviour is.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import random
+import tarfile
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ocibuild.errors import ContextError
+from ocibuild.executor.add import extract_archive, is_archive
+from ocibuild.executor.upper import Upper
+from ocibuild.layer import LayerError, apply_layer, decompressed
+from ocibuild.snapshot import RootView
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+CORPUS = __import__("pathlib").Path(__file__).resolve().parents[2] / "fuzz" / "corpus"
+
+
+def _tar(*files: tuple[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+_NOISE = random.Random(7).randbytes(3000)  # incompressible: truncation cuts real data
+TREE = _tar(("a", _NOISE), ("b", b"y" * 3000))
+
+
+def _zstd(data: bytes) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdCompressor().compress(data)
+
+
+def _unpack(blob: bytes, dest: Path) -> None:
+    with decompressed(io.BytesIO(blob)) as stream:
+        apply_layer(stream, dest, label="layer sha256:abc")
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        pytest.param((CORPUS / "layer" / "crash-zstd-546949ce").read_bytes(), id="fuzzed-zstd"),
+        pytest.param(gzip.compress(TREE)[:-300], id="truncated-gzip"),
+        pytest.param(gzip.compress(TREE)[:40] + b"\xff" * 40, id="corrupt-gzip-body"),
+        pytest.param(b"\x1f\x8b\x08\xff" + b"\0" * 40, id="bad-gzip-flags"),
+        pytest.param(_zstd(TREE)[:-20], id="truncated-zstd"),
+    ],
+)
+def test_corrupt_compressed_layer_is_a_layer_error(tmp_path: Path, blob: bytes) -> None:
+    """Was: ZstdError / EOFError / zlib.error / BadGzipFile with a traceback."""
+    with pytest.raises(LayerError, match=r"^layer sha256:abc: (corrupt|not a valid tar)"):
+        _unpack(blob, tmp_path)
+
+
+def test_intact_compressed_layers_still_unpack(tmp_path: Path) -> None:
+    for i, blob in enumerate((gzip.compress(TREE), _zstd(TREE), TREE)):
+        (tmp_path / str(i)).mkdir()
+        _unpack(blob, tmp_path / str(i))
+        assert (tmp_path / str(i) / "b").read_bytes() == b"y" * 3000
+
+
+def _upper(tmp_path: Path) -> Upper:
+    (tmp_path / "lower").mkdir(parents=True)
+    (tmp_path / "upper").mkdir()
+    return Upper(tmp_path / "upper", RootView([tmp_path / "lower"]))
+
+
+def test_ustar_magic_with_a_bad_header_is_not_an_archive() -> None:
+    """Was: is_archive said yes, then tarfile.ReadError escaped extract_archive.
+
+    Docker's IsArchivePath asks for a readable first header: such a file is
+    copied as it is, not unpacked.
+    """
+    data = (CORPUS / "add" / "crash-badsum-56223874").read_bytes()
+    assert data[257:262] == b"ustar"
+    assert not is_archive(io.BytesIO(data))
+    broken = bytearray(TREE)
+    broken[148:156] = b"0000000\0"  # checksum of the first header
+    assert not is_archive(io.BytesIO(bytes(broken)))
+
+
+COMPRESSORS: list[Callable[[bytes], bytes]] = [
+    lambda d: d,
+    gzip.compress,
+    bz2.compress,
+    lzma.compress,
+]
+
+
+@pytest.mark.parametrize(
+    ("compress", "first_header_readable"),
+    [
+        (COMPRESSORS[0], True),
+        (COMPRESSORS[1], True),
+        (COMPRESSORS[2], False),
+        (COMPRESSORS[3], True),
+    ],
+    ids=["plain", "gzip", "bzip2", "xz"],
+)
+def test_truncated_archive_is_a_context_error(
+    tmp_path: Path, compress: Callable[[bytes], bytes], first_header_readable: bool
+) -> None:
+    """Was: tarfile.ReadError (or a codec error) with a traceback."""
+    whole = compress(TREE)
+    stream = io.BytesIO(whole[: len(whole) * 2 // 3])
+    assert is_archive(stream) is first_header_readable  # bzip2 decodes whole blocks only
+    if first_header_readable:
+        with pytest.raises(ContextError, match=r"^ADD: cannot unpack archive: unexpected end"):
+            extract_archive(stream, _upper(tmp_path), "/dest", None)
+
+
+def test_intact_archives_still_unpack(tmp_path: Path) -> None:
+    for i, compress in enumerate(COMPRESSORS):
+        stream = io.BytesIO(compress(TREE))
+        assert is_archive(stream)
+        upper = _upper(tmp_path / str(i))
+        extract_archive(stream, upper, "/dest", None)
+        assert (upper.root / "dest" / "b").read_bytes() == b"y" * 3000
