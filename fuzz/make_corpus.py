@@ -91,8 +91,8 @@ def _archives() -> dict[str, bytes]:
             [(_entry(".wh..."), b""), (_entry("a/.wh..wh..opq"), b""), (_entry("../.wh.x"), b"")]
         ),
         "dir-replaced": _tar([(_entry("a/", d), b""), (_entry("a/b"), b"1"), (_entry("a"), b"2")]),
-        "long-pax": _tar([(_entry("d/" * 80 + "f"), b"long")]),
-        "gnu-long": _tar([(_entry("g/" * 80 + "f"), b"gnu")], tarfile.GNU_FORMAT),
+        "long-pax": _tar([(_entry("d/" * 55 + "f"), b"long")]),
+        "gnu-long": _tar([(_entry("g/" * 55 + "f"), b"gnu")], tarfile.GNU_FORMAT),
         "xattrs": _tar([(xattr, b"x")]),
     }
 

@@ -115,6 +115,11 @@ def _root_owner() -> Owner:
 def _extract_member(
     tar: tarfile.TarFile, member: tarfile.TarInfo, upper: Upper, dest: str, chown: Owner | None
 ) -> None:
+    from ocibuild.layer.extract import header_problem
+
+    problem = header_problem(member)
+    if problem is not None:
+        raise ContextError(f"ADD: archive entry {member.name!r} {problem}")
     rel = clean_inside(member.name)
     if rel == "/":
         return

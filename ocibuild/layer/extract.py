@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["PathEscapesError", "apply_layer", "clean_name"]
+__all__ = ["PathEscapesError", "apply_layer", "clean_name", "header_problem"]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -49,6 +49,12 @@ _XATTR_PREFIX = "SCHILY.xattr."
 # tarfile.CHRTYPE, BLKTYPE, FIFOTYPE: spelled out so that importing this
 # module (every build does, through the snapshots) does not load tarfile.
 _NODE_TYPES = {b"3": stat.S_IFCHR, b"4": stat.S_IFBLK, b"6": stat.S_IFIFO}
+# Numeric header fields the kernel can take: ids below (uid_t)-1 (which means
+# "leave unchanged" to chown), 32-bit modes and device numbers, and mtimes
+# whose nanoseconds fit in 64 bits.  Base-256 fields can say anything else.
+_ID_END = (1 << 32) - 1
+_U32_END = 1 << 32
+_MTIME_LIMIT = 9_000_000_000
 
 
 class PathEscapesError(ValueError):
@@ -72,6 +78,23 @@ def clean_name(name: str) -> tuple[str, ...]:
         else:
             parts.append(part)
     return tuple(parts)
+
+
+def header_problem(member: tarfile.TarInfo) -> str | None:
+    """What is wrong with a member's numeric fields (None: nothing).
+
+    tar's base-256 and PAX numbers can be negative, huge or not finite;
+    the syscalls that restore them would fail with OverflowError.
+    """
+    for field in ("uid", "gid"):
+        if not 0 <= getattr(member, field) < _ID_END:
+            return f"has an invalid {field} {getattr(member, field)}"
+    for field in ("mode", "devmajor", "devminor"):
+        if not 0 <= getattr(member, field) < _U32_END:
+            return f"has an invalid {field} {getattr(member, field)}"
+    if not -_MTIME_LIMIT < member.mtime < _MTIME_LIMIT:  # False for NaN too
+        return f"has an invalid mtime {member.mtime}"
+    return None
 
 
 def apply_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> None:
@@ -126,6 +149,9 @@ class _Unpacker:
     def entry(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         """Apply one member (its data is read from ``tar``)."""
         parts = self._clean(member.name)
+        problem = header_problem(member)
+        if problem is not None:
+            raise self._error(member.name, problem)
         try:
             self._dispatch(parts, member, tar)
         except OSError as err:

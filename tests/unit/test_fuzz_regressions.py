@@ -134,3 +134,72 @@ def test_intact_archives_still_unpack(tmp_path: Path) -> None:
         upper = _upper(tmp_path / str(i))
         extract_archive(stream, upper, "/dest", None)
         assert (upper.root / "dest" / "b").read_bytes() == b"y" * 3000
+
+
+def _odd_member(field: str, value: float) -> bytes:
+    """A one-file tar whose ``field`` holds ``value`` (base-256 or PAX when needed)."""
+    info = tarfile.TarInfo("f")
+    info.size = 1
+    if field == "mtime" and value != value:  # NaN only travels in a PAX record
+        info.pax_headers = {"mtime": "nan"}
+        fmt = tarfile.PAX_FORMAT
+    else:
+        setattr(info, field, value)
+        fmt = tarfile.GNU_FORMAT  # base-256: negative and huge numbers
+    if field == "mode":
+        info.mode = 0o644  # tarfile masks modes it writes: patched in below
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=fmt) as tar:
+        tar.addfile(info, io.BytesIO(b"x"))
+    data = bytearray(out.getvalue())
+    if field == "mode":
+        data[100:108] = _base256(int(value), 8)
+        data[148:156] = b" " * 8
+        data[148:156] = b"%06o\0 " % sum(data[:512])
+    return bytes(data)
+
+
+def _base256(value: int, width: int) -> bytes:
+    """GNU tar's base-256 number: the top bit set, two's complement big-endian."""
+    raw = bytearray((value % (1 << (8 * width))).to_bytes(width, "big"))
+    raw[0] |= 0x80
+    return bytes(raw)
+
+
+ODD_FIELDS = [
+    ("uid", -5),
+    ("gid", -1),
+    ("gid", 1 << 40),
+    ("mode", -1),
+    ("mode", 1 << 40),
+    ("mtime", 1 << 62),
+    ("mtime", float("nan")),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), ODD_FIELDS)
+def test_out_of_range_numbers_are_refused_by_apply_layer(
+    tmp_path: Path, field: str, value: float
+) -> None:
+    """Was: OverflowError from os.chown (fuzzed input crash-gid-4cf9f56f) or utime."""
+    data = _odd_member(field, value)
+    with pytest.raises(LayerError, match=rf"entry 'f' has an invalid {field} "):
+        apply_layer(io.BytesIO(data), tmp_path)
+
+
+@pytest.mark.parametrize(("field", "value"), ODD_FIELDS)
+def test_out_of_range_numbers_are_refused_by_add(tmp_path: Path, field: str, value: float) -> None:
+    """Was: OverflowError from os.fchmod (fuzzed input crash-mode-c145f948)."""
+    stream = io.BytesIO(_odd_member(field, value))
+    assert is_archive(stream)
+    with pytest.raises(ContextError, match=rf"^ADD: archive entry 'f' has an invalid {field} "):
+        extract_archive(stream, _upper(tmp_path), "/dest", None)
+
+
+def test_fuzzed_inputs_with_odd_numbers_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(LayerError, match="has an invalid"):
+        _unpack((CORPUS / "layer" / "crash-gid-4cf9f56f").read_bytes(), tmp_path)
+    stream = io.BytesIO((CORPUS / "add" / "crash-mode-c145f948").read_bytes())
+    if is_archive(stream):
+        with pytest.raises(ContextError):
+            extract_archive(stream, _upper(tmp_path / "b"), "/dest", None)
