@@ -29,8 +29,9 @@ else is a bug: libFuzzer stops, prints the traceback and writes the input to
 ``crash-<sha1>`` (see ``-artifact_prefix``).  The archive targets also check,
 after every input, that nothing outside the scratch dir changed.  Seeds live
 in fuzz/corpus/TARGET/ (fuzz/make_corpus.py writes the generated ones).
-Without atheris installed the functions still import and run: the tests
-replay the corpus through them directly.
+Imported (rather than run) the module instruments nothing and needs no
+atheris: tests/unit/test_fuzz_corpus.py replays the corpus through the
+functions directly.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ if TYPE_CHECKING:
 
 
 def _instrumented() -> contextlib.AbstractContextManager[object]:
-    if atheris is None:
+    """Coverage hooks on ocibuild and tarfile, when run as the fuzzer (not when imported)."""
+    if atheris is None or __name__ != "__main__":
         return contextlib.nullcontext()
     hooks: contextlib.AbstractContextManager[object]
     hooks = atheris.instrument_imports(include=["ocibuild", "tarfile"])

@@ -83,9 +83,14 @@ def clean_name(name: str) -> tuple[str, ...]:
 def header_problem(member: tarfile.TarInfo) -> str | None:
     """What is wrong with a member's numeric fields (None: nothing).
 
-    tar's base-256 and PAX numbers can be negative, huge or not finite;
-    the syscalls that restore them would fail with OverflowError.
+    tar's base-256 and PAX numbers can be negative, huge or not finite,
+    and PAX names can hold NUL bytes: the syscalls that restore them would
+    fail with OverflowError or ValueError.
     """
+    if "\0" in member.name or "\0" in member.linkname:
+        return "has a NUL byte in its name or link target"
+    if any("\0" in key for key in member.pax_headers):
+        return "has a NUL byte in a PAX record name"
     for field in ("uid", "gid"):
         if not 0 <= getattr(member, field) < _ID_END:
             return f"has an invalid {field} {getattr(member, field)}"

@@ -203,3 +203,33 @@ def test_fuzzed_inputs_with_odd_numbers_are_refused(tmp_path: Path) -> None:
     if is_archive(stream):
         with pytest.raises(ContextError):
             extract_archive(stream, _upper(tmp_path / "b"), "/dest", None)
+
+
+def _pax_member(record: str, value: str, kind: bytes = tarfile.REGTYPE) -> bytes:
+    info = tarfile.TarInfo("f")
+    info.type = kind
+    info.size = 1 if kind == tarfile.REGTYPE else 0
+    info.pax_headers = {record: value}
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info, io.BytesIO(b"x") if info.size else None)
+    return out.getvalue()
+
+
+NUL_CASES = [
+    _pax_member("path", "a\0b"),
+    _pax_member("path", "d/a\0b/c"),
+    _pax_member("linkpath", "x\0y", tarfile.SYMTYPE),
+    _pax_member("SCHILY.xattr.user.a\0b", "v"),
+]
+
+
+@pytest.mark.parametrize("data", NUL_CASES, ids=["name", "parent", "link", "xattr"])
+def test_nul_bytes_in_names_are_refused(tmp_path: Path, data: bytes) -> None:
+    """Was: ValueError("embedded null byte") from os.stat/symlink (crash-nul-* inputs)."""
+    with pytest.raises(LayerError, match="has a NUL byte"):
+        apply_layer(io.BytesIO(data), tmp_path)
+    stream = io.BytesIO(data)
+    assert is_archive(stream)
+    with pytest.raises(ContextError, match="has a NUL byte"):
+        extract_archive(stream, _upper(tmp_path / "add"), "/dest", None)
