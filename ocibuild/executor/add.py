@@ -90,8 +90,9 @@ def is_archive(stream: BinaryIO) -> bool:
 def extract_archive(stream: BinaryIO, upper: Upper, dest: str, chown: Owner | None) -> None:
     """Unpack tar ``stream`` into directory ``dest`` (absolute, resolved) of ``upper``.
 
-    A tar that turns out to be truncated or corrupt past its first header
-    raises :class:`ContextError`.  Decompression is tarfile's stream mode, which
+    A tar that turns out to be truncated or corrupt past its first header,
+    or an entry the file system refuses (an empty symlink target, a name too
+    long), raises :class:`ContextError`.  Decompression is tarfile's stream mode, which
     reports a corrupt gzip, bzip2 or xz body as a ``TarError`` too.
     """
     parents = chown or _root_owner()
@@ -101,7 +102,13 @@ def extract_archive(stream: BinaryIO, upper: Upper, dest: str, chown: Owner | No
     try:
         with tarfile.open(fileobj=stream, mode="r|*") as tar:
             for member in tar:
-                _extract_member(tar, member, upper, dest, chown)
+                try:
+                    _extract_member(tar, member, upper, dest, chown)
+                except OSError as err:  # as apply_layer: the entry named, one line
+                    what = err.strerror or str(err)
+                    raise ContextError(
+                        f"ADD: archive entry {member.name!r} cannot be unpacked: {what}"
+                    ) from err
     except tarfile.TarError as err:
         raise ContextError(f"ADD: cannot unpack archive: {err}") from None
 

@@ -89,6 +89,8 @@ def header_problem(member: tarfile.TarInfo) -> str | None:
     """
     if "\0" in member.name or "\0" in member.linkname:
         return "has a NUL byte in its name or link target"
+    if member.issym() and not member.linkname:
+        return "is a symlink with an empty target"
     if any("\0" in key for key in member.pax_headers):
         return "has a NUL byte in a PAX record name"
     for field in ("uid", "gid"):

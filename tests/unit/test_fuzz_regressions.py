@@ -233,3 +233,26 @@ def test_nul_bytes_in_names_are_refused(tmp_path: Path, data: bytes) -> None:
     assert is_archive(stream)
     with pytest.raises(ContextError, match="has a NUL byte"):
         extract_archive(stream, _upper(tmp_path / "add"), "/dest", None)
+
+
+def test_symlink_with_an_empty_target_is_refused(tmp_path: Path) -> None:
+    """Was: FileNotFoundError from os.symlink('') in ADD (crash-emptylink-5ef45a65)."""
+    info = tarfile.TarInfo("l")
+    info.type = tarfile.SYMTYPE
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info)
+    with pytest.raises(LayerError, match="'l' is a symlink with an empty target"):
+        apply_layer(io.BytesIO(out.getvalue()), tmp_path)
+    stream = io.BytesIO(out.getvalue())
+    assert is_archive(stream)
+    with pytest.raises(ContextError, match="'l' is a symlink with an empty target"):
+        extract_archive(stream, _upper(tmp_path / "add"), "/dest", None)
+
+
+def test_entry_the_file_system_refuses_is_a_context_error(tmp_path: Path) -> None:
+    """A 300-byte name component: ENAMETOOLONG, reported with the entry's name."""
+    stream = io.BytesIO(_tar(("n" * 300, b"x")))
+    assert is_archive(stream)
+    with pytest.raises(ContextError, match="cannot be unpacked: File name too long"):
+        extract_archive(stream, _upper(tmp_path), "/dest", None)
