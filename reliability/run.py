@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 #: The trials modules, in table order.  Each defines ``TRIALS``.
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("reliability.trials_fuzz",)
 
 BEGIN = "<!-- BEGIN trials (written by python -m reliability.run) -->"
 END = "<!-- END trials -->"
