@@ -78,9 +78,11 @@ def is_archive(stream: BinaryIO) -> bool:
         return False
     import tarfile
 
+    from ocibuild.layer.extract import open_stream, stream_members
+
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
-            first = tar.next()
+        with open_stream(stream, "r|*") as tar:
+            first = next(stream_members(tar), None)
     except tarfile.TarError:
         first = None
     stream.seek(0)
@@ -99,9 +101,11 @@ def extract_archive(stream: BinaryIO, upper: Upper, dest: str, chown: Owner | No
     upper.ensure_dir(dest, parents)
     import tarfile
 
+    from ocibuild.layer.extract import open_stream, stream_members
+
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
-            for member in tar:
+        with open_stream(stream, "r|*") as tar:
+            for member in stream_members(tar):
                 try:
                     _extract_member(tar, member, upper, dest, chown)
                 except OSError as err:  # as apply_layer: the entry named, one line

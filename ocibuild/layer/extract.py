@@ -40,7 +40,14 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["PathEscapesError", "apply_layer", "clean_name", "header_problem"]
+__all__ = [
+    "PathEscapesError",
+    "apply_layer",
+    "clean_name",
+    "header_problem",
+    "open_stream",
+    "stream_members",
+]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -104,6 +111,34 @@ def header_problem(member: tarfile.TarInfo) -> str | None:
     return None
 
 
+def open_stream(stream: BinaryIO, mode: str = "r|") -> tarfile.TarFile:
+    """``tarfile.open`` in stream mode; a first header it cannot parse is a ``ReadError``.
+
+    tarfile reports some malformed PAX and GNU headers (a PAX ``uid=v``, bad
+    sparse maps) with ``ValueError`` instead of a ``TarError``.
+    """
+    import tarfile
+
+    try:
+        return tarfile.open(fileobj=stream, mode=mode)
+    except ValueError as err:
+        raise tarfile.ReadError(f"invalid header: {err}") from err
+
+
+def stream_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """The members of ``tar`` in order, as :func:`open_stream` reports bad headers."""
+    import tarfile
+
+    while True:
+        try:
+            member = tar.next()
+        except ValueError as err:
+            raise tarfile.ReadError(f"invalid header: {err}") from err
+        if member is None:
+            return
+        yield member
+
+
 def apply_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> None:
     """Unpack the uncompressed layer tar ``stream`` into the directory ``dest``.
 
@@ -117,8 +152,8 @@ def apply_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> None:
     try:
         unpacker = _Unpacker(root_fd, label, privileged=os.geteuid() == 0)
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
-                for member in tar:
+            with open_stream(stream) as tar:
+                for member in stream_members(tar):
                     unpacker.entry(member, tar)
         except tarfile.TarError as err:
             raise LayerError(f"{label}: not a valid tar: {err}") from err

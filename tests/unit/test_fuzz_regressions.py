@@ -256,3 +256,28 @@ def test_entry_the_file_system_refuses_is_a_context_error(tmp_path: Path) -> Non
     assert is_archive(stream)
     with pytest.raises(ContextError, match="cannot be unpacked: File name too long"):
         extract_archive(stream, _upper(tmp_path), "/dest", None)
+
+
+BAD_SPARSE = [
+    {"GNU.sparse.size": "v"},
+    {"GNU.sparse.map": "v"},
+    {"GNU.sparse.realsize": "v", "GNU.sparse.major": "1", "GNU.sparse.minor": "0"},
+]
+
+
+@pytest.mark.parametrize("records", BAD_SPARSE, ids=["size", "map", "realsize"])
+def test_malformed_pax_sparse_records_are_not_a_valid_tar(
+    tmp_path: Path, records: dict[str, str]
+) -> None:
+    """Was: ValueError from inside tarfile (fuzzed input crash-paxint-39424d96)."""
+    info = tarfile.TarInfo("f")
+    info.size = 1
+    info.pax_headers = records
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(LayerError, match="not a valid tar: invalid header: "):
+        apply_layer(io.BytesIO(out.getvalue()), tmp_path)
+    assert not is_archive(io.BytesIO(out.getvalue()))  # so ADD copies it as a file
+    with pytest.raises(ContextError, match="ADD: cannot unpack archive: invalid header"):
+        extract_archive(io.BytesIO(out.getvalue()), _upper(tmp_path / "add"), "/dest", None)
