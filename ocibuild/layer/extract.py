@@ -28,7 +28,7 @@ import errno
 import os
 import shutil
 import stat
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from ocibuild._linux.xattr import set_xattr
 from ocibuild._record import record
@@ -111,7 +111,7 @@ def header_problem(member: tarfile.TarInfo) -> str | None:
     return None
 
 
-def open_stream(stream: BinaryIO, mode: str = "r|") -> tarfile.TarFile:
+def open_stream(stream: BinaryIO, mode: Literal["r|", "r|*"] = "r|") -> tarfile.TarFile:
     """``tarfile.open`` in stream mode; a first header it cannot parse is a ``ReadError``.
 
     tarfile reports some malformed PAX and GNU headers (a PAX ``uid=v``, bad
