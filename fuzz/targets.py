@@ -146,35 +146,38 @@ def ignore(data: bytes) -> None:
             assert got == want, (lines, cleaned, got, want)
 
 
-class _Scratch:
-    """A scratch dir with ``dest`` to unpack into and a watched ``outside`` neighbour."""
+def _outside_state(base: Path) -> list[tuple[str, int, int, int]]:
+    """What is in ``base`` except ``dest``: names, modes, sizes, mtimes."""
+    found = []
+    for path in sorted(base.rglob("*")):
+        if base / "dest" in (path, *path.parents):
+            continue
+        st = path.lstat()
+        found.append((str(path), st.st_mode, st.st_size, st.st_mtime_ns))
+    return found
 
-    def __init__(self) -> None:
-        self.base = Path(tempfile.mkdtemp(prefix="ocibuild-fuzz-"))
-        self.outside = self.base / "outside"
-        (self.outside / "dir").mkdir(parents=True)
-        (self.outside / "secret").write_bytes(b"secret")
-        self.before = self._snapshot()
 
-    def _snapshot(self) -> list[tuple[str, int, int, int]]:
-        found = []
-        for path in sorted(self.base.rglob("*")):
-            if self.base / "dest" in (path, *path.parents):
-                continue
-            st = path.lstat()
-            found.append((str(path), st.st_mode, st.st_size, st.st_mtime_ns))
-        return found
+@contextlib.contextmanager
+def _scratch_dest() -> Iterator[Path]:
+    """A fresh ``dest`` to unpack into, beside a watched ``outside``; all removed after.
 
-    @contextlib.contextmanager
-    def dest(self) -> Iterator[Path]:
-        dest = self.base / "dest"
-        dest.mkdir()
-        try:
-            yield dest
-        finally:
-            _wipe(dest)
-            after = self._snapshot()
-            assert after == self.before, f"changed outside the destination: {after}"
+    After the input, nothing but ``dest`` may have changed in the scratch dir
+    (relative links and ``..`` names aim at ``outside``).
+    """
+    base = Path(tempfile.mkdtemp(prefix="ocibuild-fuzz-"))
+    try:
+        (base / "outside" / "dir").mkdir(parents=True)
+        (base / "outside" / "secret").write_bytes(b"secret")
+        before = _outside_state(base)
+        (base / "dest").mkdir()
+        yield base / "dest"
+        _wipe(base / "dest")
+        after = _outside_state(base)
+        assert after == before, f"changed outside the destination: {after}"
+    finally:
+        if (base / "dest").exists():
+            _wipe(base / "dest")
+        shutil.rmtree(base)
 
 
 def _wipe(path: Path) -> None:
@@ -187,18 +190,9 @@ def _wipe(path: Path) -> None:
     shutil.rmtree(path)
 
 
-_SCRATCH: list[_Scratch] = []
-
-
-def _scratch() -> _Scratch:
-    if not _SCRATCH:
-        _SCRATCH.append(_Scratch())
-    return _SCRATCH[0]
-
-
 def layer(data: bytes) -> None:
     """A layer blob (plain, gzip or zstd tar) unpacked by ``apply_layer``."""
-    with _scratch().dest() as dest:
+    with _scratch_dest() as dest:
         try:
             with decompressed(io.BytesIO(data)) as stream:
                 apply_layer(stream, dest, label="layer fuzz")
@@ -211,7 +205,7 @@ def add(data: bytes) -> None:
     stream = io.BytesIO(data)
     if not is_archive(stream):
         return
-    with _scratch().dest() as dest:
+    with _scratch_dest() as dest:
         (dest / "lower").mkdir()
         (dest / "upper").mkdir()
         upper = Upper(dest / "upper", RootView([dest / "lower"]))
