@@ -33,6 +33,7 @@ MODULES: tuple[str, ...] = (
     "reliability.trials_hostile",
     "reliability.trials_hostile_layers",
     "reliability.trials_sandbox",
+    "reliability.trials_fuzz",
     "reliability.trials_crash",
     "reliability.trials_disk",
     "reliability.trials_concurrency",

@@ -74,21 +74,54 @@ def _head(stream: BinaryIO) -> bytes:
 
 
 def is_archive(stream: BinaryIO) -> bool:
-    """Whether ``stream`` (seekable) holds a tar, maybe compressed."""
+    """Whether ``stream`` (seekable) holds a tar, maybe compressed.
+
+    As Docker's ``IsArchivePath``: the first header must read as a tar header
+    (here also with the ``ustar`` magic); anything else is copied as a file.
+    """
     head = _head(stream)
     stream.seek(0)
-    return head[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] == b"ustar"
+    if head[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] != b"ustar":
+        return False
+    import tarfile
+
+    from ocibuild.layer.extract import open_stream, stream_members
+
+    try:
+        with open_stream(stream, "r|*") as tar:
+            first = next(stream_members(tar), None)
+    except tarfile.TarError:
+        first = None
+    stream.seek(0)
+    return first is not None
 
 
 def extract_archive(stream: BinaryIO, upper: Upper, dest: str, chown: Owner | None) -> None:
-    """Unpack tar ``stream`` into directory ``dest`` (absolute, resolved) of ``upper``."""
+    """Unpack tar ``stream`` into directory ``dest`` (absolute, resolved) of ``upper``.
+
+    A tar that turns out to be truncated or corrupt past its first header,
+    or an entry the file system refuses (an empty symlink target, a name too
+    long), raises :class:`ContextError`.  Decompression is tarfile's stream mode, which
+    reports a corrupt gzip, bzip2 or xz body as a ``TarError`` too.
+    """
     parents = chown or _root_owner()
     upper.ensure_dir(dest, parents)
     import tarfile
 
-    with tarfile.open(fileobj=stream, mode="r:*") as tar:
-        for member in tar:
-            _extract_member(tar, member, upper, dest, chown)
+    from ocibuild.layer.extract import open_stream, stream_members
+
+    try:
+        with open_stream(stream, "r|*") as tar:
+            for member in stream_members(tar):
+                try:
+                    _extract_member(tar, member, upper, dest, chown)
+                except OSError as err:  # as apply_layer: the entry named, one line
+                    what = err.strerror or str(err)
+                    raise ContextError(
+                        f"ADD: archive entry {member.name!r} cannot be unpacked: {what}"
+                    ) from err
+    except tarfile.TarError as err:
+        raise ContextError(f"ADD: cannot unpack archive: {err}") from None
 
 
 def _root_owner() -> Owner:
@@ -100,6 +133,11 @@ def _root_owner() -> Owner:
 def _extract_member(
     tar: tarfile.TarFile, member: tarfile.TarInfo, upper: Upper, dest: str, chown: Owner | None
 ) -> None:
+    from ocibuild.layer.extract import header_problem
+
+    problem = header_problem(member)
+    if problem is not None:
+        raise ContextError(f"ADD: archive entry {member.name!r} {problem}")
     rel = clean_inside(member.name)
     if rel == "/":
         return

@@ -14,6 +14,9 @@ the same blob on the same library versions:
 
 Decompression sniffs magic bytes rather than trusting the media type, since
 Docker's gzip media type is also used for uncompressed blobs by some tools.
+A stream that does not decompress (a bad header, a truncated or corrupt
+body) raises :class:`~ocibuild.layer.errors.CorruptCompression` when it is
+read, never the codec's own exception: layers come from untrusted images.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import io
 import zlib
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from ocibuild.layer.errors import CorruptCompression
 from ocibuild.oci import mediatypes
 
 if TYPE_CHECKING:
@@ -123,14 +127,16 @@ def decompressed(raw: BinaryIO) -> BinaryIO:
 
 
 def _open_gzip(raw: BinaryIO) -> BinaryIO:
-    return _Closing(gzip.GzipFile(fileobj=raw, mode="rb"), raw)
+    # BadGzipFile is an OSError: only the gzip reader's own errors are caught.
+    errors = ("gzip", (gzip.BadGzipFile, EOFError, zlib.error))
+    return _Closing(gzip.GzipFile(fileobj=raw, mode="rb"), raw, errors)
 
 
 def _open_zstd(raw: BinaryIO) -> BinaryIO:
     import zstandard
 
     reader = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-    return io.BufferedReader(_Raw(reader))
+    return io.BufferedReader(_Raw(reader, ("zstd", (zstandard.ZstdError,))))
 
 
 class _Readable(Protocol):
@@ -139,17 +145,32 @@ class _Readable(Protocol):
     def close(self) -> None: ...
 
 
-class _Raw(io.RawIOBase):
-    """Adapts any binary reader to ``RawIOBase`` so it can be buffered."""
+#: A codec's name and the exceptions its reader raises for corrupt input.
+_CodecErrors = tuple[str, tuple[type[Exception], ...]]
 
-    def __init__(self, inner: _Readable) -> None:
+
+class _Raw(io.RawIOBase):
+    """Adapts any binary reader to ``RawIOBase`` so it can be buffered.
+
+    ``errors`` (codec name, exception types) are turned into
+    :class:`CorruptCompression` as they come out of ``inner.read``.
+    """
+
+    def __init__(self, inner: _Readable, errors: _CodecErrors = ("", ())) -> None:
         self._inner = inner
+        self._errors = errors
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
+        name, kinds = self._errors
+        try:
+            data = self._inner.read(len(buffer))
+        except kinds as err:
+            raise CorruptCompression(
+                f"corrupt {name} stream: {str(err) or type(err).__name__}"
+            ) from err
         buffer[: len(data)] = data
         return len(data)
 
@@ -162,8 +183,8 @@ class _Raw(io.RawIOBase):
 class _Closing(io.BufferedReader):
     """A buffered reader that also closes an underlying stream."""
 
-    def __init__(self, inner: _Readable, owned: BinaryIO) -> None:
-        super().__init__(_Raw(inner))
+    def __init__(self, inner: _Readable, owned: BinaryIO, errors: _CodecErrors) -> None:
+        super().__init__(_Raw(inner, errors))
         self._owned = owned
 
     def close(self) -> None:

@@ -33,13 +33,13 @@ import errno
 import os
 import shutil
 import stat
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from ocibuild._linux.userns import in_user_namespace
 from ocibuild._linux.xattr import set_xattr
 from ocibuild._record import record
 from ocibuild.errors import is_out_of_space
-from ocibuild.layer.errors import LayerError
+from ocibuild.layer.errors import CorruptCompression, LayerError
 from ocibuild.layer.tarwriter import MAX_DEPTH, is_whiteout, keep_xattr, opaque_xattr
 
 if TYPE_CHECKING:
@@ -47,7 +47,14 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["PathEscapesError", "apply_layer", "clean_name"]
+__all__ = [
+    "PathEscapesError",
+    "apply_layer",
+    "clean_name",
+    "header_problem",
+    "open_stream",
+    "stream_members",
+]
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -56,6 +63,12 @@ _XATTR_PREFIX = "SCHILY.xattr."
 # tarfile.CHRTYPE, BLKTYPE, FIFOTYPE: spelled out so that importing this
 # module (every build does, through the snapshots) does not load tarfile.
 _NODE_TYPES = {b"3": stat.S_IFCHR, b"4": stat.S_IFBLK, b"6": stat.S_IFIFO}
+# Numeric header fields the kernel can take: ids below (uid_t)-1 (which means
+# "leave unchanged" to chown), 32-bit modes and device numbers, and mtimes
+# whose nanoseconds fit in 64 bits.  Base-256 fields can say anything else.
+_ID_END = (1 << 32) - 1
+_U32_END = 1 << 32
+_MTIME_LIMIT = 9_000_000_000
 
 
 class PathEscapesError(ValueError):
@@ -81,11 +94,64 @@ def clean_name(name: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def header_problem(member: tarfile.TarInfo) -> str | None:
+    """What is wrong with a member's numeric fields (None: nothing).
+
+    tar's base-256 and PAX numbers can be negative, huge or not finite,
+    and PAX names can hold NUL bytes: the syscalls that restore them would
+    fail with OverflowError or ValueError.
+    """
+    if "\0" in member.name or "\0" in member.linkname:
+        return "has a NUL byte in its name or link target"
+    if member.issym() and not member.linkname:
+        return "is a symlink with an empty target"
+    if any("\0" in key for key in member.pax_headers):
+        return "has a NUL byte in a PAX record name"
+    for field in ("uid", "gid"):
+        if not 0 <= getattr(member, field) < _ID_END:
+            return f"has an invalid {field} {getattr(member, field)}"
+    for field in ("mode", "devmajor", "devminor"):
+        if not 0 <= getattr(member, field) < _U32_END:
+            return f"has an invalid {field} {getattr(member, field)}"
+    if not -_MTIME_LIMIT < member.mtime < _MTIME_LIMIT:  # False for NaN too
+        return f"has an invalid mtime {member.mtime}"
+    return None
+
+
+def open_stream(stream: BinaryIO, mode: Literal["r|", "r|*"] = "r|") -> tarfile.TarFile:
+    """``tarfile.open`` in stream mode; a first header it cannot parse is a ``ReadError``.
+
+    tarfile reports some malformed PAX and GNU headers (a PAX ``uid=v``, bad
+    sparse maps) with ``ValueError`` instead of a ``TarError``.
+    """
+    import tarfile
+
+    try:
+        return tarfile.open(fileobj=stream, mode=mode)
+    except ValueError as err:
+        raise tarfile.ReadError(f"invalid header: {err}") from err
+
+
+def stream_members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """The members of ``tar`` in order, as :func:`open_stream` reports bad headers."""
+    import tarfile
+
+    while True:
+        try:
+            member = tar.next()
+        except ValueError as err:
+            raise tarfile.ReadError(f"invalid header: {err}") from err
+        if member is None:
+            return
+        yield member
+
+
 def apply_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> None:
     """Unpack the uncompressed layer tar ``stream`` into the directory ``dest``.
 
     ``label`` names the layer in error messages (``layer sha256:...``).
-    Raises :class:`LayerError` for hostile or malformed entries.
+    Raises :class:`LayerError` for hostile or malformed entries, and for a
+    compressed stream (from ``decompressed``) that turns out to be corrupt.
     """
     import tarfile
 
@@ -93,11 +159,13 @@ def apply_layer(stream: BinaryIO, dest: Path, *, label: str = "layer") -> None:
     try:
         unpacker = _Unpacker(root_fd, label, privileged=os.geteuid() == 0)
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
-                for member in tar:
+            with open_stream(stream) as tar:
+                for member in stream_members(tar):
                     unpacker.entry(member, tar)
         except tarfile.TarError as err:
             raise LayerError(f"{label}: not a valid tar: {err}") from err
+        except CorruptCompression as err:
+            raise LayerError(f"{label}: {err}") from err
         unpacker.finish()
     finally:
         os.close(root_fd)
@@ -134,6 +202,9 @@ class _Unpacker:
     def entry(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         """Apply one member (its data is read from ``tar``)."""
         parts = self._clean(member.name)
+        problem = header_problem(member)
+        if problem is not None:
+            raise self._error(member.name, problem)
         try:
             self._dispatch(parts, member, tar)
         except OSError as err:

@@ -1,0 +1,1 @@
+"""Fuzz targets (atheris) and their seed corpus; see fuzz/targets.py and docs/testing.md."""
