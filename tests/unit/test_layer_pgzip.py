@@ -7,6 +7,7 @@ import gzip
 import random
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -155,3 +156,20 @@ def test_workers_stop_after_flush_and_when_abandoned() -> None:
     while _gzip_threads() > before and time.monotonic() < deadline:
         time.sleep(0.01)
     assert _gzip_threads() == before
+
+
+def test_a_build_without_outputs_loads_no_compression_code(tmp_path: Path) -> None:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "a.txt").write_text("a\n")
+    (ctx / "Dockerfile").write_text("FROM scratch\nCOPY a.txt /a.txt\n")
+    code = (
+        "import sys; from ocibuild import api; "
+        f"api.build({str(ctx)!r}, root={str(tmp_path / 'store')!r}); "
+        f"api.build({str(ctx)!r}, root={str(tmp_path / 'store')!r}); "
+        "print(sorted(m for m in sys.modules if m in ("
+        "'ocibuild.layer.pgzip', 'ocibuild.store.compressed', 'ocibuild.export.compressed',"
+        " 'zstandard')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]"
