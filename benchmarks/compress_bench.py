@@ -5,7 +5,8 @@ Usage: ``python benchmarks/compress_bench.py [--size-mib 256] [--runs 3] [--seed
 Generates a deterministic tar-like input of ``--size-mib`` MiB in a temp dir
 (512-byte headers, then file bodies: text-like, binary-like with repeats, and
 random as in already-compressed files), then compresses it ``--runs`` times
-with each method, every run in a fresh child process that streams the file
+with each method (interleaved: run 1 of every method, then run 2, ...),
+every run in a fresh child process that streams the file
 in 1 MiB chunks through the same pass as ``LayerSink`` (sha256 of the input,
 compress, sha256 of the output).  Reports the median wall time of that
 pass, its CPU time (all threads: on a shared machine wall time depends on
@@ -29,7 +30,7 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ocibuild.layer.compress import Compressor
@@ -134,20 +135,28 @@ def _peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def measure(method: str, path: Path, runs: int) -> dict[str, float]:
-    samples = []
+def run_child(method: str, path: Path) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--child", method, str(path)]
+    done = subprocess.run(argv, check=True, capture_output=True, text=True)
+    sample: dict[str, Any] = json.loads(done.stdout)
+    return sample
+
+
+def measure(methods: list[str], path: Path, runs: int) -> dict[str, dict[str, float]]:
+    """Medians per method; runs are interleaved, so load from others hits every method alike."""
+    samples: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     for _ in range(runs):
-        argv = [sys.executable, __file__, "--child", method, str(path)]
-        done = subprocess.run(argv, check=True, capture_output=True, text=True)
-        samples.append(json.loads(done.stdout))
-    if len({s["digest"] for s in samples}) != 1:
-        raise SystemExit(f"{method}: output differs between runs")
-    return {
-        "seconds": statistics.median(s["seconds"] for s in samples),
-        "cpu": statistics.median(s["cpu"] for s in samples),
-        "rss_mib": statistics.median(s["rss_mib"] for s in samples),
-        "size": samples[0]["size"],
-    }
+        for method in methods:
+            samples[method].append(run_child(method, path))
+    results = {}
+    for method, rows in samples.items():
+        if len({row["digest"] for row in rows}) != 1:
+            raise SystemExit(f"{method}: output differs between runs")
+        results[method] = {
+            key: statistics.median(row[key] for row in rows)
+            for key in ("seconds", "cpu", "rss_mib", "size")
+        }
+    return results
 
 
 def main() -> None:
@@ -167,7 +176,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="compress-bench-", dir="/var/tmp") as tmp:
         path = Path(tmp) / "input.tar"
         generate(path, size, args.seed)
-        results = {m: measure(m, path, args.runs) for m in args.methods.split(",")}
+        results = measure(args.methods.split(","), path, args.runs)
     base = results.get("gzip-1t")
     print(f"input {args.size_mib} MiB (seed {args.seed}), {worker_threads()} threads, "
           f"median of {args.runs} runs\n")  # fmt: skip
