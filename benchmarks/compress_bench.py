@@ -36,10 +36,11 @@ if TYPE_CHECKING:
     from ocibuild.layer.compress import Compressor
 
 _CHUNK = 1 << 20
-METHODS = ("gzip-1t", "pgzip", "zstd", "zstd-1t")
+METHODS = ("gzip-1t", "pgzip", "pgzip-1t", "zstd", "zstd-1t")
 LABELS = {
     "gzip-1t": "gzip, zlib level 6, one stream (before)",
     "pgzip": "gzip, parallel blocks (now)",
+    "pgzip-1t": "gzip, the same blocks on one thread",
     "zstd": "zstd level 3, a worker a CPU (now)",
     "zstd-1t": "zstd level 3, one worker (before)",
 }
@@ -88,6 +89,8 @@ def make_compressor(method: str) -> Compressor:
             return zlib.compressobj(6, zlib.DEFLATED, 31)
         case "pgzip":
             return compressor(Compression.GZIP)
+        case "pgzip-1t":
+            return compressor(Compression.GZIP, threads=1)
         case "zstd":
             return compressor(Compression.ZSTD)
         case "zstd-1t":
