@@ -6,8 +6,10 @@ Both are an OCI image layout in a tar (``oci-layout``, ``index.json``,
 what Docker 25 writes, so old and new ``docker load`` both accept it.
 
 Layers in the store are uncompressed.  The OCI flavour compresses them on the
-way out (``compression``) and rewrites the manifest with the compressed layer
-descriptors; the config is unchanged, so the image ID is the same.  Layers
+way out (``compression``; the compressed copy is kept in the store and reused
+next time, see :mod:`ocibuild.export.compressed`) and rewrites the manifest
+with the compressed layer descriptors; the config is unchanged, so the image
+ID is the same.  Layers
 that are already compressed (from a pulled base) are copied as they are.  The
 docker flavour copies layers as stored.  Entries are sorted and headers fixed,
 so the same image gives the same bytes.  The compression itself is
@@ -17,7 +19,6 @@ so the same image gives the same bytes.  The compression itself is
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from typing import IO, TYPE_CHECKING, BinaryIO
 
 from ocibuild._record import record, replace
@@ -60,7 +61,7 @@ class ExportBlob:
 
     descriptor: Descriptor
     data: bytes | None = None  # small documents held in memory
-    spool: IO[bytes] | None = None  # a compressed layer in a temp file
+    spool: IO[bytes] | None = None  # an open compressed layer (seekable)
 
 
 def write_oci_archive(
@@ -141,9 +142,7 @@ def collect_blobs(
             blobs.setdefault(layer.digest, ExportBlob(layer))
             layers.append(layer)
             continue
-        spool = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115
-        packed = _compress(store, layer, compression, spool)
-        blobs.setdefault(packed.digest, ExportBlob(packed, spool=spool))
+        packed = _compressed(store, layer, compression, blobs, stack)
         layers.append(packed)
     if layers == list(image.manifest.layers):
         blobs.setdefault(image.manifest_desc.digest, ExportBlob(image.manifest_desc))
@@ -158,16 +157,21 @@ def _plain(desc: Descriptor) -> Descriptor:
     return Descriptor(desc.media_type, desc.digest, desc.size, platform=desc.platform)
 
 
-def _compress(store: Store, layer: Descriptor, compression: str, spool: IO[bytes]) -> Descriptor:
-    """Compress a stored layer into ``spool``; its descriptor (hashed on the way)."""
-    from ocibuild.layer.blob import compress_blob
+def _compressed(
+    store: Store,
+    layer: Descriptor,
+    compression: str,
+    blobs: dict[Digest, ExportBlob],
+    stack: contextlib.ExitStack,
+) -> Descriptor:
+    """The compressed copy of a stored layer (cached in the store), added to ``blobs``."""
+    from ocibuild.export.compressed import open_compressed
     from ocibuild.layer.compress import Compression
 
-    kind = Compression[compression.upper()]
-    with store.open_blob(layer.digest) as src:
-        digest, size = compress_blob(src, spool, kind)  # type: ignore[arg-type]
-    spool.seek(0)
-    return Descriptor(kind.media_type, digest, size, annotations=layer.annotations)
+    packed, reader = open_compressed(store, layer, Compression[compression.upper()])
+    stack.enter_context(reader)
+    blobs.setdefault(packed.digest, ExportBlob(packed, spool=reader))
+    return packed
 
 
 def _index_entries(manifest: Descriptor, names: Sequence[str]) -> Iterator[dict[str, object]]:

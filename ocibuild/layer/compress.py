@@ -4,13 +4,16 @@ Owns the choice of algorithm parameters, so that the same tar always gives
 the same blob on the same library versions:
 
 * gzip: zlib level 6 (zlib's and Go's default level, which containerd and
-  BuildKit use), the gzip header written by zlib itself (``wbits=31``):
-  mtime 0, no file name, no comment;
-* zstd: level 3 (zstd's default) with ``threads=1``.  zstd's multi-threaded
-  mode writes the same bytes for any worker count >= 1, but single-threaded
-  mode (``threads=0``) frames the data differently; pinning 1 keeps the
-  output independent of the machine.  Frames carry no content size (the tar
-  is streamed) and no checksum.
+  BuildKit use), compressed in fixed 1 MiB blocks on every core by
+  :mod:`ocibuild.layer.pgzip`, with the gzip header zlib writes for
+  ``wbits=31``: mtime 0, no file name, no comment;
+* zstd: level 3 (zstd's default) in zstd's multi-threaded mode with one
+  worker a CPU (:func:`worker_threads`, at most :data:`ZSTD_MAX_THREADS`:
+  memory).  That mode writes the same bytes for
+  any worker count >= 1 (its jobs are cut by size, not by worker), whereas
+  single-threaded mode (``threads=0``) frames the data differently; so we
+  never use 0 and the output does not depend on the machine.  Frames carry
+  no content size (the tar is streamed) and no checksum.
 
 Decompression sniffs magic bytes rather than trusting the media type, since
 Docker's gzip media type is also used for uncompressed blobs by some tools.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import enum
 import gzip
 import io
+import os
 import zlib
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
@@ -35,17 +39,25 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GZIP_LEVEL",
+    "MAX_THREADS",
     "ZSTD_LEVEL",
-    "ZSTD_THREADS",
+    "ZSTD_MAX_THREADS",
     "Compression",
     "Compressor",
     "compressor",
     "decompressed",
+    "format_id",
+    "worker_threads",
 ]
 
 GZIP_LEVEL = 6
 ZSTD_LEVEL = 3
-ZSTD_THREADS = 1
+#: Upper bound on compression threads (pgzip keeps two 1 MiB blocks in flight a
+#: thread; peak RSS compressing 1 GiB: 37 MB with 2 threads, 89 MB with 8, 164 MB with 16).
+MAX_THREADS = 8
+#: Upper bound on zstd workers: each holds about 18 MiB at level 3 (peak RSS
+#: measured on 256 MiB: 106 MB with 2, 216 MB with 8, 365 MB with 16).
+ZSTD_MAX_THREADS = 4
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -61,6 +73,38 @@ class Compression(enum.Enum):
     def media_type(self) -> str:
         """The OCI layer media type for this compression."""
         return self.value
+
+
+def format_id(compression: Compression) -> str:
+    """What determines the bytes of a blob compressed here: algorithm, parameters, library.
+
+    Compressed copies are cached under it (``ocibuild.store.compressed``), so a
+    copy made with other parameters or another zlib/zstd is not reused.
+    """
+    match compression:
+        case Compression.NONE:
+            return "none"
+        case Compression.GZIP:
+            from ocibuild.layer.pgzip import BLOCK_SIZE
+
+            return f"gzip;level={GZIP_LEVEL};block={BLOCK_SIZE};zlib={zlib.ZLIB_RUNTIME_VERSION}"
+        case Compression.ZSTD:
+            import zstandard
+
+            version = ".".join(map(str, zstandard.ZSTD_VERSION))
+            return f"zstd;level={ZSTD_LEVEL};mt;zstd={version}"
+
+
+def worker_threads() -> int:
+    """Compression threads: the CPUs this process may run on, at most :data:`MAX_THREADS`.
+
+    The output never depends on it (see the module docstring).
+    """
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        count = os.cpu_count() or 1
+    return max(1, min(count, MAX_THREADS))
 
 
 class Compressor(Protocol):
@@ -81,10 +125,11 @@ class _Identity:
 
 class _Zstd:
     # zstandard is imported where it is used: most builds never touch zstd.
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         import zstandard
 
-        cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=ZSTD_THREADS)
+        workers = min(worker_threads(), ZSTD_MAX_THREADS) if threads is None else max(1, threads)
+        cctx = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=workers)
         self._obj = cctx.compressobj()
 
     def compress(self, data: bytes, /) -> bytes:
@@ -98,15 +143,20 @@ class _Zstd:
         return out
 
 
-def compressor(compression: Compression) -> Compressor:
-    """A fresh deterministic compressor for ``compression``."""
+def compressor(compression: Compression, *, threads: int | None = None) -> Compressor:
+    """A fresh deterministic compressor for ``compression``.
+
+    ``threads`` (default :func:`worker_threads`) changes the speed, never the bytes.
+    """
     match compression:
         case Compression.NONE:
             return _Identity()
         case Compression.GZIP:
-            return zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+            from ocibuild.layer.pgzip import ParallelGzip
+
+            return ParallelGzip(threads)
         case Compression.ZSTD:
-            return _Zstd()
+            return _Zstd(threads)
 
 
 def decompressed(raw: BinaryIO) -> BinaryIO:

@@ -1,8 +1,11 @@
 """The build cache's records and the source stat cache, in ``ROOT/ocibuild/cache.db``.
 
-Owns the sqlite3 file (schema versioned by ``PRAGMA user_version``): the
-``records`` table (cache key -> the layer a step made, with its history
-fields) and the ``stat_cache`` table (a file's stat -> its content sha256).
+Owns the sqlite3 file (schema versioned by ``PRAGMA user_version``, migrated
+forward on open): the ``records`` table (cache key -> the layer a step made,
+with its history fields), the ``stat_cache`` table (a file's stat -> its
+content sha256) and the ``compressed`` table (an uncompressed layer and a
+compression -> the compressed blob made from it; read and written by
+:mod:`ocibuild.store.compressed` through :meth:`CacheDB.compressed`).
 Keys are computed elsewhere (``ocibuild.plan.cachekey``); which blobs exist
 is asked of the store through ``has_blob``.  See docs/design/008-build-cache.md.
 
@@ -21,7 +24,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ocibuild._record import record, replace
 from ocibuild.errors import StoreError
@@ -30,10 +33,12 @@ from ocibuild.oci import Descriptor, Digest, mediatypes
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
+    from ocibuild.store.compressed import CompressedCopies
+
 __all__ = ["SCHEMA_VERSION", "CacheDB", "CacheRecord"]
 
 #: ``PRAGMA user_version`` of the schema this module writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Seconds a writer waits for another one before giving up.
 BUSY_TIMEOUT = 60.0
 
@@ -47,6 +52,13 @@ CREATE TABLE IF NOT EXISTS stat_cache(
     path TEXT PRIMARY KEY, dev INT, ino INT, size INT,
     mtime_ns INT, ctime_ns INT, mode INT, sha256 TEXT);
 """
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS compressed(
+    diff_id TEXT, compression TEXT, media_type TEXT, digest TEXT,
+    size INT, last_used REAL, PRIMARY KEY(diff_id, compression));
+"""
+#: ``_MIGRATIONS[n]`` takes a database from ``user_version`` n to n + 1.
+_MIGRATIONS = (_SCHEMA, _SCHEMA_V2)
 _SELECT = (
     "SELECT key, layer_digest, diff_id, layer_size, media_type, created, created_by,"
     " empty_layer, last_used, size FROM records"
@@ -175,10 +187,13 @@ class CacheDB:
         if version > SCHEMA_VERSION:
             raise StoreError(f"{self.path}: cache schema {version} is newer than this ocibuild")
         with _transaction(conn):
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                for statement in filter(str.strip, _SCHEMA.split(";")):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another may have won
+            if version >= SCHEMA_VERSION:
+                return
+            for script in _MIGRATIONS[version:]:
+                for statement in filter(str.strip, script.split(";")):
                     conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
         """Close every connection this object opened (in this process)."""
@@ -188,6 +203,25 @@ class CacheDB:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
         self._local = _Local()
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection inside one ``IMMEDIATE`` transaction (for table modules)."""
+        conn = self._conn()
+        with _errors(self.path), _transaction(conn):
+            yield conn
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """All rows of one read-only statement (sqlite errors become StoreError)."""
+        with _errors(self.path):
+            return list(self._conn().execute(sql, params).fetchall())
+
+    @property
+    def compressed(self) -> CompressedCopies:
+        """The compressed copies of layers (the ``compressed`` table)."""
+        from ocibuild.store.compressed import CompressedCopies
+
+        return CompressedCopies(self)
 
     def integrity_check(self) -> str:
         """``PRAGMA integrity_check``'s verdict (``"ok"`` when sound)."""

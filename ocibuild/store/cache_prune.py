@@ -3,7 +3,12 @@
 Owns the policy: ``until`` drops records unused for longer than a duration,
 ``keep_storage`` then drops least-recently-used records until the layers the
 remaining records name fit in a byte budget (a blob shared by several
-records counts once).  Deleting the blobs is left to ``Store.gc``.  Also
+records counts once).  Compressed copies of layers (made by exports and
+pushes, :mod:`ocibuild.store.compressed`) follow the same rules and go
+first: ``until`` drops those unused for longer, and they count towards
+``keep_storage``, least recently used dropped before any record (they are
+remade by compressing, records only by building).  Deleting the blobs is
+left to ``Store.gc``.  Also
 parses ``--keep-storage 10GB`` (docker's binary units: 1KB = 1024 bytes) and
 ``--filter until=24h`` (Go durations).
 """
@@ -21,6 +26,7 @@ from ocibuild.errors import UserError
 if TYPE_CHECKING:
     from ocibuild.oci import Digest
     from ocibuild.store.cache import CacheDB, CacheRecord
+    from ocibuild.store.compressed import CompressedCopy
 
 __all__ = ["PruneError", "PruneReport", "TrimResult", "parse_duration", "parse_size", "trim"]
 
@@ -44,9 +50,10 @@ class PruneError(UserError):
 
 @record
 class TrimResult:
-    """What :func:`trim` dropped: how many records, and their keys."""
+    """What :func:`trim` dropped: the records' keys, and how many compressed copies."""
 
     dropped: tuple[str, ...]
+    copies: int = 0
 
     @property
     def count(self) -> int:
@@ -95,17 +102,40 @@ def trim(
     until: float | None = None,
     now: float | None = None,
 ) -> TrimResult:
-    """Drop records unused for more than ``until`` seconds, then LRU ones over ``keep_storage``."""
+    """Drop records and compressed copies unused for more than ``until`` seconds, then
+    least recently used copies and records over ``keep_storage``."""
     now = time.time() if now is None else now
     records = list(db.records())  # least recently used first
+    copies = db.compressed.all()  # least recently used first
     doomed: list[str] = []
+    old_copies: list[CompressedCopy] = []
     if until is not None:
         doomed += [r.key for r in records if now - r.last_used > until]
         records = [r for r in records if now - r.last_used <= until]
+        old_copies = [c for c in copies if now - c.last_used > until]
+        copies = [c for c in copies if now - c.last_used <= until]
     if keep_storage is not None:
-        doomed += _over_budget(records, keep_storage)
+        kept = _copies_within(copies, keep_storage - _layers_size(records))
+        old_copies += copies[: len(copies) - len(kept)]
+        doomed += _over_budget(records, keep_storage - sum(c.blob.size for c in kept))
     db.delete(doomed)
-    return TrimResult(tuple(doomed))
+    db.compressed.delete(old_copies)
+    return TrimResult(tuple(doomed), len(old_copies))
+
+
+def _layers_size(records: list[CacheRecord]) -> int:
+    """Bytes of the distinct layers the records name."""
+    return sum({r.layer_digest: r.layer_size or 0 for r in records if r.layer_digest}.values())
+
+
+def _copies_within(copies: list[CompressedCopy], budget: int) -> list[CompressedCopy]:
+    """The most recently used copies (a suffix of ``copies``) that fit in ``budget`` bytes."""
+    total = sum(c.blob.size for c in copies)
+    start = 0
+    while start < len(copies) and total > budget:
+        total -= copies[start].blob.size
+        start += 1
+    return copies[start:]
 
 
 def _over_budget(records: list[CacheRecord], budget: int) -> list[str]:

@@ -8,7 +8,7 @@
     ROOT/ocibuild/lock         flock for writers of refs and gc
     ROOT/ocibuild/tmp/         temp files (same filesystem as blobs)
     ROOT/ocibuild/roots/       extra gc roots (*.json)
-    ROOT/ocibuild/cache.db     build cache records (ocibuild.store.cache)
+    ROOT/ocibuild/cache.db     build cache records, compressed copies (ocibuild.store.cache)
     ROOT/ocibuild/snapshots/   reserved for ocibuild.snapshot
     ROOT/ocibuild/cache-mounts/ RUN --mount=type=cache dirs (ocibuild.executor)
 
@@ -326,11 +326,15 @@ class Store:
         """Delete unreachable blobs older than ``min_age`` s and dead temp files; bytes freed.
 
         Waits until no build, pull, load or push holds :meth:`in_use`: a blob
-        such an operation found or wrote may not be referenced yet.
+        such an operation found or wrote may not be referenced yet.  A
+        compressed copy of a layer (``ocibuild.store.compressed``) lives as
+        long as its uncompressed layer: its row is dropped before the sweep
+        once the layer is unreachable.
         """
         with self.gc_lock(), self.lock():
             roots = [*self.index().manifests, *self.extra_roots(), *self._cache_roots()]
             live = _gc.reachable(roots, self._read_if_present)
+            live |= self._compressed_copies(live)
             freed = _gc.sweep_blobs(self.blobs_dir, live, min_age)
             sweep_scratch(self.snapshots_dir)  # temp dirs of killed builds
             sweep_scratch(self.cache_mounts_dir, CACHE_MOUNT_PREFIX)
@@ -339,6 +343,10 @@ class Store:
     def _cache_roots(self) -> list[Descriptor]:
         """Every layer a build cache record names (none if there is no cache yet)."""
         return self.cache.layers() if self.cache_path.exists() else []
+
+    def _compressed_copies(self, live: set[Digest]) -> set[Digest]:
+        """Drop the compressed copies of dead layers; the blobs of the others (kept)."""
+        return self.cache.compressed.keep_live(live) if self.cache_path.exists() else set()
 
     def _read_if_present(self, digest: Digest) -> bytes | None:
         return self.read_blob(digest) if self.has_blob(digest) else None

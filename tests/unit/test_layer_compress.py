@@ -55,26 +55,38 @@ def test_zstd_frame_readable_by_zstandard() -> None:
     assert reader.read() == DATA
 
 
-def zstd_with_threads(data: bytes, threads: int) -> str:
+def zstd_with_threads(data: bytes, threads: int, chunk: int = 65536) -> str:
     obj = zstandard.ZstdCompressor(level=3, threads=threads).compressobj()
-    out = b"".join(obj.compress(data[i : i + 65536]) for i in range(0, len(data), 65536))
+    out = b"".join(obj.compress(data[i : i + chunk]) for i in range(0, len(data), chunk))
     return hashlib.sha256(out + obj.flush()).hexdigest()
 
 
-def test_zstd_bytes_do_not_depend_on_worker_count_but_do_on_threads_zero() -> None:
-    """Why ZSTD_THREADS is pinned to 1 (see compress.py)."""
+def zstd_sample(size: int) -> bytes:
+    """Word soup and random runs: many zstd jobs, some compressible, some not."""
     rng = random.Random(7)
     words = [rng.randbytes(rng.randint(1, 12)) for _ in range(500)]
-    data = b" ".join(rng.choice(words) for _ in range(4_000_000))  # > one zstd job
+    soup = b" ".join(rng.choice(words) for _ in range(400_000))
+    out = bytearray()
+    while len(out) < size:
+        start = rng.randrange(len(soup) // 2)
+        out += soup[start:] + rng.randbytes(rng.randint(0, 1 << 20))
+    return bytes(out[:size])
+
+
+def test_zstd_bytes_do_not_depend_on_worker_count_but_do_on_threads_zero() -> None:
+    """Why compressor() may use one zstd worker a CPU, but never threads=0 (see compress.py)."""
+    data = zstd_sample(64 << 20)
     one = zstd_with_threads(data, 1)
     assert zstd_with_threads(data, 2) == one
-    assert zstd_with_threads(data, 4) == one
-    assert zstd_with_threads(data, 0) != one
-    sink = io.BytesIO()
-    compressor_ = compressor(Compression.ZSTD)
-    sink.write(compressor_.compress(data))
-    sink.write(compressor_.flush())
-    assert hashlib.sha256(sink.getvalue()).hexdigest() == one
+    assert zstd_with_threads(data, 4, chunk=1 << 20) == one
+    assert zstd_with_threads(data[: 8 << 20], 0) != zstd_with_threads(data[: 8 << 20], 1)
+    for threads in (None, 2):
+        sink = io.BytesIO()
+        compressor_ = compressor(Compression.ZSTD, threads=threads)
+        for i in range(0, len(data), 1 << 20):
+            sink.write(compressor_.compress(data[i : i + (1 << 20)]))
+        sink.write(compressor_.flush())
+        assert hashlib.sha256(sink.getvalue()).hexdigest() == one
 
 
 def test_plain_stream_passes_through() -> None:
