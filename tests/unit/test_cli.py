@@ -351,3 +351,24 @@ def test_root_before_a_store_command_uses_that_store(
     assert cli.main(["--root", str(tmp_path / "s"), "images"]) == 0
     assert "REPOSITORY" in capsys.readouterr().out
     assert (tmp_path / "s" / "index.json").exists()
+
+
+def test_one_command_parser_gives_the_same_help_as_the_whole_parser() -> None:
+    """main() fills in only the command it runs (start-up time): same parser for that command."""
+    import contextlib
+    import io
+
+    from ocibuild import cli
+
+    full = cli.parser()
+    commands = sorted(cli._COMMANDS)
+    assert "build" in commands and "fsck" in commands
+    for command in commands:
+        helps = []
+        for parser in (full, cli._parser(only=command)):
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+                parser.parse_args([command, "--help"])
+            helps.append(out.getvalue())
+        assert helps[0] == helps[1], command
+        assert helps[0].startswith(f"usage: ocibuild {command}")
