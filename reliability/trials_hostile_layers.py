@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
-import subprocess
 import tarfile
-import time
-import urllib.request
 from typing import TYPE_CHECKING
 
 from reliability.hostile_kit import (
@@ -30,10 +26,11 @@ from reliability.hostile_kit import (
     tar_bytes,
     zero_bomb,
 )
+from reliability.storecheck import registry
 from reliability.trial import Result, Trial
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from pathlib import Path
 
     from reliability.env import Env
@@ -139,9 +136,9 @@ def _through_registry(env: Env, store: Path, registry: str) -> tuple[Path, str]:
 def _layer_trial(attack: str, *, pulled: bool) -> Trial:
     def run(env: Env, tries: int) -> Result:
         held, failure = 0, ""
-        with _registry(env) if pulled else contextlib.nullcontext() as registry:
+        with registry(env.scratch("registry")) if pulled else contextlib.nullcontext() as server:
             for _ in range(tries):
-                problems = [p for v in VARIANTS if (p := _loaded_once(env, v, registry))]
+                problems = [p for v in VARIANTS if (p := _loaded_once(env, v, server))]
                 held += not problems
                 failure = failure or "; ".join(problems)
         refused = sum(v[3] is False for v in VARIANTS)
@@ -153,39 +150,6 @@ def _layer_trial(attack: str, *, pulled: bool) -> Trial:
         return Result(tries, held, f"FAILED: {failure}" if failure else note)
 
     return Trial(CATEGORY, attack, run, 2)
-
-
-@contextlib.contextmanager
-def _registry(env: Env) -> Iterator[str]:
-    """Debian's docker-registry on a free loopback port, storage in a scratch dir."""
-    work = env.scratch("registry")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = work / "config.yml"
-    config.write_text(
-        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n"
-        f"    rootdirectory: {work / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
-    )
-    proc = subprocess.Popen(
-        ["/usr/bin/docker-registry", "serve", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _size_trial(attack: str, make: Callable[[Env, Path], list[str]], tries: int = 1) -> Trial:
