@@ -77,16 +77,10 @@ def store_lock(path: Path, *, blocking: bool = True) -> Iterator[None]:
 
 
 def _take_flock(path: Path, blocking: bool) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        return _flock(path, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
     except BlockingIOError:
-        os.close(fd)
         raise StoreLockedError(f"store is locked by another process: {path}") from None
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 @record(frozen=False)
