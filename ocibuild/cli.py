@@ -194,26 +194,16 @@ def _build(
     return api.build(
         args.context,
         args.dockerfile,
+        **_planning(args, ns),
         tags=args.tags,
-        build_args=args.build_args,
-        target=args.target,
         outputs=args.outputs,
         labels=args.labels,
-        platform=args.platform,
-        root=_root(ns),
         iidfile=args.iidfile,
         metadata_file=args.metadata_file,
-        build_contexts=args.build_contexts,
-        no_cache=args.no_cache,
-        no_cache_filter=args.no_cache_filter,
-        pull=args.pull,
         compression=args.compression,
-        dockerfile_text=args.dockerfile_text,
-        context_stream=sys.stdin.buffer if args.context == "-" else None,
         output_stream=sys.stdout.buffer,
         progress=args.progress,
         runtime=args.runtime,
-        network=args.network,
         on_event=on_event,
         secrets=[SecretSource(s.id, s.src, s.env) for s in args.secrets],
         cache_to=args.cache_to,
@@ -228,21 +218,25 @@ def _graph(args: BuildArgs, ns: argparse.Namespace) -> str:
     from ocibuild import api
 
     return api.build_graph(
-        args.context,
-        args.dockerfile,
-        style=args.print_graph or "dot",
-        build_args=args.build_args,
-        target=args.target,
-        platform=args.platform,
-        root=_root(ns),
-        build_contexts=args.build_contexts,
-        no_cache=args.no_cache,
-        no_cache_filter=args.no_cache_filter,
-        pull=args.pull,
-        network=args.network,
-        dockerfile_text=args.dockerfile_text,
-        context_stream=sys.stdin.buffer if args.context == "-" else None,
+        args.context, args.dockerfile, style=args.print_graph or "dot", **_planning(args, ns)
     )
+
+
+def _planning(args: BuildArgs, ns: argparse.Namespace) -> dict[str, Any]:
+    """The flags that decide what is built: a build and ``--print graph`` plan with them alike."""
+    return {
+        "build_args": args.build_args,
+        "target": args.target,
+        "platform": args.platform,
+        "root": _root(ns),
+        "build_contexts": args.build_contexts,
+        "no_cache": args.no_cache,
+        "no_cache_filter": args.no_cache_filter,
+        "pull": args.pull,
+        "network": args.network,
+        "dockerfile_text": args.dockerfile_text,
+        "context_stream": sys.stdin.buffer if args.context == "-" else None,
+    }
 
 
 def _root(ns: argparse.Namespace) -> Path | None:
