@@ -129,6 +129,10 @@ def _run(handler: Handler, ns: argparse.Namespace) -> int:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         print(f"{PROG}: store error: {first}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (``ocibuild images | head``): not an error.
+        _silence_stdout()
+        return 0
     except OSError as err:
         if not is_out_of_space(err):
             raise
@@ -140,10 +144,6 @@ def _run(handler: Handler, ns: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader went away (``ocibuild images | head``): not an error.
-        _silence_stdout()
-        return 0
 
 
 def _show(result: int | _cli_store.Outcome) -> int:

@@ -372,3 +372,28 @@ def test_one_command_parser_gives_the_same_help_as_the_whole_parser() -> None:
             helps.append(out.getvalue())
         assert helps[0] == helps[1], command
         assert helps[0].startswith(f"usage: ocibuild {command}")
+
+
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path) -> None:
+    """``ocibuild images | head -1`` with many lines: exit 0, no traceback (it was an OSError
+    handler's re-raise once a disk-full case was added before the broken-pipe one)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from ocibuild import cli\n"
+        "from ocibuild._cli_store import Outcome\n"
+        "lines = tuple(f'line {i}' for i in range(200000))\n"
+        "sys.exit(cli._run(lambda ns: Outcome(out=lines), None))\n"
+    )
+    proc = subprocess.run(
+        f'{sys.executable} -c "$CODE" | head -1',
+        shell=True,
+        env={"CODE": code, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.stdout == "line 0\n"
+    assert "Traceback" not in proc.stderr, proc.stderr
