@@ -19,6 +19,7 @@ own connection.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import sqlite3
 import threading
@@ -142,6 +143,17 @@ class _Local(threading.local):
     pid: int = 0
 
 
+@contextlib.contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """An exclusive flock on ``<db>.open-lock`` while a connection is set up."""
+    fd = os.open(f"{path}.open-lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class CacheDB:
     """The cache database at ``path`` (created on first use).
 
@@ -167,10 +179,11 @@ class CacheDB:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # One thread at a time: threads opening a new file at once race to
-        # switch it to WAL, and sqlite answers the loser "database is locked"
-        # at once, without waiting (seen with parallel stages, a fresh store).
-        with self._guard, _errors(self.path):
+        # One opener at a time, threads and processes: two opening a new file
+        # at once race to switch it to WAL, and sqlite answers the loser
+        # "database is locked" at once, without waiting (seen with parallel
+        # stages on a fresh store, and with two processes: 1 run in 15).
+        with self._guard, _errors(self.path), _opening(self.path):
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
             )
