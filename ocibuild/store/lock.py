@@ -90,9 +90,6 @@ class _Users:
     guard: threading.Lock = field(default_factory=threading.Lock)
     count: int = 0
     fd: int = -1
-    exclusive: threading.RLock = field(default_factory=threading.RLock)
-    exclusive_depth: int = 0
-    exclusive_fd: int = -1
 
 
 _USERS: dict[str, _Users] = {}
@@ -133,26 +130,16 @@ def in_use(path: Path) -> Iterator[None]:
 def gc_exclusive(path: Path, store_lock_path: Path) -> Iterator[None]:
     """The exclusive side of :func:`in_use`: wait until no build, pull or load runs.
 
-    Re-entrant in a thread.  Take it before the store lock
-    (``store_lock_path``), never while holding that: a build waits for the
-    store lock while it holds :func:`in_use`.
+    Re-entrant in a thread (it is :func:`store_lock` on ``path``).  Take it
+    before the store lock (``store_lock_path``), never while holding that: a
+    build waits for the store lock while it holds :func:`in_use`.
     """
-    users = _users_for(path)
-    with users.exclusive:
-        if users.count:
-            raise StoreError("cannot collect garbage while this process is building or pulling")
-        if users.exclusive_depth == 0:
-            if _state_for(store_lock_path).depth:
-                raise AssertionError("the gc lock must be taken before the store lock")
-            users.exclusive_fd = _flock(path, fcntl.LOCK_EX)
-        users.exclusive_depth += 1
-        try:
-            yield
-        finally:
-            users.exclusive_depth -= 1
-            if users.exclusive_depth == 0:
-                os.close(users.exclusive_fd)
-                users.exclusive_fd = -1
+    if _users_for(path).count:
+        raise StoreError("cannot collect garbage while this process is building or pulling")
+    if _state_for(path).depth == 0 and _state_for(store_lock_path).depth:
+        raise AssertionError("the gc lock must be taken before the store lock")
+    with store_lock(path):
+        yield
 
 
 def _flock(path: Path, how: int) -> int:
