@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ocibuild.executor.context import BuildContext
     from ocibuild.executor.mounts import SecretSource
     from ocibuild.executor.options import BuildOptions, BuildResult, NetworkMode, RuntimeName
-    from ocibuild.oci import Platform, Reference
+    from ocibuild.oci import Descriptor, Platform, Reference
     from ocibuild.plan import BuildGraph
     from ocibuild.progress import Event
     from ocibuild.progress.report import Reporter
@@ -150,11 +150,11 @@ def build(
                     store.tag(ref.familiar(), result.manifest)
         for spec in specs:
             _write_output(store, result, spec, tags, compression, output_stream)
-        _push(store, result, targets, report)
+        pushed = _push(store, result, targets, report)
         if iidfile is not None:
             _write_text(iidfile, str(result.config.digest))
         if metadata_file is not None:
-            _write_text(metadata_file, build_metadata(result, tags))
+            _write_text(metadata_file, build_metadata(result, tags, pushed))
         return result
 
 
@@ -339,12 +339,19 @@ def source_date_epoch_from(environ: Mapping[str, str]) -> int | None:
     return value
 
 
-def build_metadata(result: BuildResult, tags: Sequence[str]) -> str:
-    """The ``--metadata-file`` JSON, with buildx's keys."""
+def build_metadata(
+    result: BuildResult, tags: Sequence[str], pushed: Descriptor | None = None
+) -> str:
+    """The ``--metadata-file`` JSON, with buildx's keys.
+
+    The image is the stored one (uncompressed layers), or, when the build
+    pushed, the manifest the registry has (gzip layers), as buildx reports it.
+    """
+    manifest = result.manifest if pushed is None else pushed
     meta: dict[str, object] = {
         "containerimage.config.digest": str(result.config.digest),
-        "containerimage.descriptor": result.manifest.to_json(),
-        "containerimage.digest": str(result.manifest.digest),
+        "containerimage.descriptor": manifest.to_json(),
+        "containerimage.digest": str(manifest.digest),
     }
     if tags:
         meta["image.name"] = ",".join(str(ref) for ref in image_names(tags))
@@ -380,17 +387,21 @@ def _push_targets(
 
 def _push(
     store: Store, result: BuildResult, targets: Sequence[PushTarget], report: Reporter | None
-) -> None:
+) -> Descriptor | None:
+    """Push to every target; the manifest pushed (the same for all: gzip layers), if any."""
     if not targets:
-        return
+        return None
     from ocibuild.registry import push
 
+    pushed = None
     for target in targets:
         if report is None:
-            push(store, result.image, target.ref, target.client)
+            pushed = push(store, result.image, target.ref, target.client).manifest
             continue
         with report.step("", -1, 0, 0, f"pushing {target.ref}") as step:
-            push(store, result.image, target.ref, target.client, on_event=step.event_sink)
+            sink = step.event_sink
+            pushed = push(store, result.image, target.ref, target.client, on_event=sink).manifest
+    return pushed
 
 
 def _reporter(on_event: Callable[[Event], None] | None) -> Reporter | None:

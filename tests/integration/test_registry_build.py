@@ -88,7 +88,8 @@ def test_pull_flag_offline_is_an_error_even_when_stored(tmp_path: Path) -> None:
 def test_build_push_and_registry_output(registry: str, tmp_path: Path) -> None:
     base = f"{registry}/push-base:1"
     _push_new(Store(tmp_path / "src"), base, b"push-base")
-    context = _context(tmp_path, f"FROM {base}\nENV PUSHED=yes\n")
+    # the COPY makes a layer, stored uncompressed and pushed gzipped
+    context = _context(tmp_path, f"FROM {base}\nENV PUSHED=yes\nCOPY Dockerfile /df\n")
     tagged, named = f"{registry}/built:1", f"{registry}/named:2"
     result = build(
         context,
@@ -97,12 +98,17 @@ def test_build_push_and_registry_output(registry: str, tmp_path: Path) -> None:
         push=True,
         outputs=[f"type=registry,name={named}"],
         progress="plain",
+        metadata_file=tmp_path / "meta.json",
     )
+    meta = json.loads((tmp_path / "meta.json").read_text())
     for name in (tagged, named):
         ref = Reference.parse(name)
         target = Store(tmp_path / name.rsplit("/", 1)[1])
         pulled = pull(target, ref, connect(ref.domain))
         assert target.image(pulled.top).config_desc.digest == result.config.digest
+        # buildx reports what the registry has (gzip layers), not the stored manifest
+        assert meta["containerimage.digest"] == str(pulled.top.digest)
+    assert meta["containerimage.digest"] != str(result.manifest.digest)
 
 
 def test_push_without_a_name_fails_before_building(tmp_path: Path) -> None:
