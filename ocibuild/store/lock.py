@@ -40,9 +40,19 @@ class StoreLockedError(StoreError):
 
 @record(frozen=False)
 class _State:
+    """This process's hold on the lock file at one path.
+
+    ``rlock``/``depth``/``fd``: the exclusive flock (:func:`store_lock`);
+    ``users_guard``/``users``/``users_fd``: the shared one of :func:`in_use`,
+    one flock for all of this process's holders, counted.
+    """
+
     rlock: threading.RLock = field(default_factory=threading.RLock)
     depth: int = 0
     fd: int = -1
+    users_guard: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+    users_fd: int = -1
 
 
 _STATES: dict[str, _State] = {}
@@ -83,24 +93,6 @@ def _take_flock(path: Path, blocking: bool) -> int:
         raise StoreLockedError(f"store is locked by another process: {path}") from None
 
 
-@record(frozen=False)
-class _Users:
-    """This process's holders of the in-use lock at one path (one shared flock for all)."""
-
-    guard: threading.Lock = field(default_factory=threading.Lock)
-    count: int = 0
-    fd: int = -1
-
-
-_USERS: dict[str, _Users] = {}
-
-
-def _users_for(path: Path) -> _Users:
-    key = os.path.realpath(path)
-    with _GUARD:
-        return _USERS.setdefault(key, _Users())
-
-
 @contextlib.contextmanager
 def in_use(path: Path) -> Iterator[None]:
     """Keep gc out for the ``with`` block: a shared flock on ``path``.
@@ -111,19 +103,19 @@ def in_use(path: Path) -> Iterator[None]:
     them and they for it.  Any number of holders at once, in this process
     (one flock, counted) and in others.
     """
-    users = _users_for(path)
-    with users.guard:
-        if users.count == 0:
-            users.fd = _flock(path, fcntl.LOCK_SH)
-        users.count += 1
+    state = _state_for(path)
+    with state.users_guard:
+        if state.users == 0:
+            state.users_fd = _flock(path, fcntl.LOCK_SH)
+        state.users += 1
     try:
         yield
     finally:
-        with users.guard:
-            users.count -= 1
-            if users.count == 0:
-                os.close(users.fd)
-                users.fd = -1
+        with state.users_guard:
+            state.users -= 1
+            if state.users == 0:
+                os.close(state.users_fd)
+                state.users_fd = -1
 
 
 @contextlib.contextmanager
@@ -134,7 +126,7 @@ def gc_exclusive(path: Path, store_lock_path: Path) -> Iterator[None]:
     before the store lock (``store_lock_path``), never while holding that: a
     build waits for the store lock while it holds :func:`in_use`.
     """
-    if _users_for(path).count:
+    if _state_for(path).users:
         raise StoreError("cannot collect garbage while this process is building or pulling")
     if _state_for(path).depth == 0 and _state_for(store_lock_path).depth:
         raise AssertionError("the gc lock must be taken before the store lock")
