@@ -27,9 +27,10 @@ if TYPE_CHECKING:
     from ocibuild.executor.context import BuildContext
     from ocibuild.executor.mounts import SecretSource
     from ocibuild.executor.options import BuildOptions, BuildResult, NetworkMode, RuntimeName
+    from ocibuild.executor.unchanged import Inputs
     from ocibuild.oci import Descriptor, Platform, Reference
     from ocibuild.plan import BuildGraph
-    from ocibuild.progress import Event
+    from ocibuild.progress import Event, StepStarted
     from ocibuild.progress.report import Reporter
     from ocibuild.registry import PushTarget, RegistryClient
     from ocibuild.store import Store
@@ -102,6 +103,8 @@ def build(
     renderers are in :mod:`ocibuild.progress`).  ``run_output`` still gets
     the raw RUN output when given.
     """
+    from ocibuild._record import replace
+    from ocibuild.executor import unchanged
     from ocibuild.executor.mounts import parse_secret
     from ocibuild.executor.options import BuildOptions
 
@@ -115,7 +118,6 @@ def build(
     imports, exports = _cache_specs(cache_from, "from"), _cache_specs(cache_to, "to")
     store = open_store(root)
     with store.in_use():  # no gc until the image is tagged and written out
-        report = _reporter(on_event)
         _import_caches(store, imports)
         options = BuildOptions(
             build_args=dict(build_args),
@@ -136,18 +138,29 @@ def build(
             },
             jobs=jobs,
             insecure_registries=tuple(insecure_registries),
-            on_event=report,
         )
-        with _open_context(context, dockerfile, context_stream) as ctx:
-            if dockerfile_text is None:
-                dockerfile_text = _read_dockerfile(ctx.root, dockerfile, str(context) == "-")
-            graph = _plan(dockerfile, dockerfile_text, options)
-            result = _execute(graph, ctx, store, options)
+        fast = None
+        if not (imports or exports or context_stream or str(context) == "-"):
+            own = [ref.familiar() for ref in refs]
+            text = dockerfile_text
+            fast = _unchanged(store, Path(context), dockerfile, text, options, specs, own)
+        hit = None if fast is None else unchanged.lookup(store, fast)
+        steps: list[StepStarted] = []
+        report = _reporter(on_event if fast is None else _collecting(steps, on_event))
+        if hit is not None:
+            result = hit.result
+            _replay(report, hit.steps)
+        else:
+            options = replace(options, on_event=report)
+            with _open_context(context, dockerfile, context_stream) as ctx:
+                if dockerfile_text is None:
+                    dockerfile_text = _read_dockerfile(ctx.root, dockerfile, str(context) == "-")
+                graph = _plan(dockerfile, dockerfile_text, options)
+                result = _execute(graph, ctx, store, options)
         _export_caches(store, result, exports)
-        if refs:
-            with store.lock():
-                for ref in refs:
-                    store.tag(ref.familiar(), result.manifest)
+        before, after = _tag(store, refs, result.manifest, fast.own if fast else ())
+        if fast is not None and hit is None:
+            unchanged.remember(store, fast, result, steps, before, after)
         for spec in specs:
             _write_output(store, result, spec, tags, compression, output_stream)
         pushed = _push(store, result, targets, report)
@@ -156,6 +169,92 @@ def build(
         if metadata_file is not None:
             _write_text(metadata_file, build_metadata(result, tags, pushed))
         return result
+
+
+def _unchanged(
+    store: Store,
+    context: Path,
+    dockerfile: str | os.PathLike[str] | None,
+    text: str | None,
+    options: BuildOptions,
+    specs: Sequence[OutputSpec],
+    tags: Sequence[str],
+) -> Inputs | None:
+    """The inputs an unchanged rebuild must match (:mod:`ocibuild.executor.unchanged`),
+    or None when this build must take the full path: ``--no-cache``, a
+    no-cache filter, ``--pull``, named contexts, an output that tags, or a
+    context or Dockerfile that cannot be read (the full path says why)."""
+    if options.no_cache or options.no_cache_filter or options.pull or options.build_contexts:
+        return None
+    if any(spec.type == "image" and spec.names for spec in specs) or not context.is_dir():
+        return None
+    from ocibuild.dockerfile.ignore import IgnoreRules
+    from ocibuild.executor import unchanged
+
+    root = context.resolve()
+    try:
+        if text is None:
+            text = _read_dockerfile(root, dockerfile, False)
+        rules = IgnoreRules.for_dockerfile(context, Path(dockerfile) if dockerfile else None)
+    except UserError:
+        return None
+    where = (
+        "-" if str(dockerfile) == "-" else str(Path(dockerfile or root / "Dockerfile").absolute())
+    )
+    settings = {
+        "build_args": sorted(options.build_args.items()),
+        "target": options.target,
+        "platform": str(options.target_platform or ""),
+        "source_date_epoch": options.source_date_epoch,
+        "labels": sorted(options.labels.items()),
+        "runtime": options.runtime,
+        "network": options.network,
+        "secrets": sorted(repr(s) for s in options.secrets.values()),
+    }
+    own = unchanged.own_tags(tags, text, options.build_args.values())
+    return unchanged.inputs(store, root, where, text, rules, settings, own)
+
+
+def _collecting(
+    steps: list[StepStarted], on_event: Callable[[Event], None] | None
+) -> Callable[[Event], None]:
+    """``on_event`` (if any) that also keeps the build's steps, to replay on a hit."""
+    from ocibuild.progress.events import StepStarted
+
+    def collect(event: Event) -> None:
+        if isinstance(event, StepStarted) and event.total:  # a stage's step, not a push
+            steps.append(event)
+        if on_event is not None:
+            on_event(event)
+
+    return collect
+
+
+def _replay(report: Reporter | None, steps: Sequence[tuple[str, int, int, int, str]]) -> None:
+    """Report the remembered build's steps, each started and CACHED, as a rebuild would."""
+    if report is None:
+        return
+    for stage, index, position, total, text in steps:
+        with report.step(stage, index, position, total, text):
+            pass
+
+
+def _tag(
+    store: Store, refs: Sequence[Reference], manifest: Descriptor, own: Sequence[str]
+) -> tuple[str, str]:
+    """Tag ``manifest`` as ``refs``; the hashes of ``index.json`` (without the
+    ``own`` tags) before and after, under the store lock, so that no other
+    writer comes between."""
+    from ocibuild.executor.unchanged import index_version
+
+    if not refs:
+        before = index_version(store, own)
+        return before, before
+    with store.lock():
+        before = index_version(store, own)
+        for ref in refs:
+            store.tag(ref.familiar(), manifest)
+        return before, index_version(store, own)
 
 
 def build_graph(
@@ -319,9 +418,12 @@ def prune(
     age = parse_duration(until) if isinstance(until, str) else until
     store = open_store(root)
     with store.gc_lock(), store.lock():  # gc lock first: builds hold in_use and wait for lock
+        from ocibuild.executor.unchanged import forget
+
         dropped: tuple[str, ...] = ()
         if budget is not None or age is not None:
             dropped = trim(store.cache, keep_storage=budget, until=age).dropped
+        forget(store)  # remembered rebuilds: a few hundred bytes each, made again by a build
         return PruneReport(dropped, store.gc())
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import signal
 import sys
@@ -28,11 +29,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ocibuild import _cli_completion, _cli_fsck, _cli_history, _cli_registry, _cli_store
 from ocibuild._cli_args import BuildArgs, parse_build_args
 from ocibuild.errors import StoreError, UserError, is_out_of_space
 
 if TYPE_CHECKING:
+    from ocibuild import _cli_store
     from ocibuild.executor.options import BuildResult
     from ocibuild.progress import Event
 
@@ -265,14 +266,11 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     target: Any = sub if only is None else _OneCommand(sub, only)
     _add_build(target)
     parent = _common_parent()
-    for add in (
-        *_cli_store.PARSERS,
-        *_cli_history.PARSERS,
-        *_cli_registry.PARSERS,
-        *_cli_completion.PARSERS,
-        *_cli_fsck.PARSERS,
-    ):
-        add(target, parent)
+    needed = _MODULE_ORDER if only is None else (_COMMAND_MODULES.get(only),)
+    for module in _MODULE_ORDER:
+        if module in needed:
+            for add in importlib.import_module(f"ocibuild.{module}").PARSERS:
+                add(target, parent)
     return parser
 
 
@@ -454,16 +452,19 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
 
 
-_COMMANDS = frozenset(
-    {
-        "build",
-        *_cli_store.COMMANDS,
-        *_cli_history.COMMANDS,
-        *_cli_registry.COMMANDS,
-        *_cli_completion.COMMANDS,
-        *_cli_fsck.COMMANDS,
-    }
-)
+# The module that adds each command's parser and handler, imported only when
+# that command runs (or for the whole parser); tests/unit/test_cli.py checks
+# the table against each module's COMMANDS.  Their order is --help's.
+_MODULE_ORDER = ("_cli_store", "_cli_history", "_cli_registry", "_cli_completion", "_cli_fsck")
+_COMMAND_MODULES = {
+    **dict.fromkeys(("images", "tag", "rmi", "inspect", "load", "save", "import"), "_cli_store"),
+    "prune": "_cli_store",
+    "history": "_cli_history",
+    **dict.fromkeys(("pull", "push", "login", "logout"), "_cli_registry"),
+    "completion": "_cli_completion",
+    "fsck": "_cli_fsck",
+}
+_COMMANDS = frozenset({"build", *_COMMAND_MODULES})
 _TOP_FLAGS = frozenset({"-h", "--help", "--version"})
 # Commands that chown, mount or remove files owned by an image's users: a
 # non-root caller runs them in a user namespace (ocibuild.rootless).

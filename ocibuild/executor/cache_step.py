@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ocibuild.plan.cachekey import CacheKey
     from ocibuild.store.cache import CacheDB
 
-__all__ = ["StepCache", "cached_step", "image_created", "start_stage"]
+__all__ = ["StepCache", "cached_step", "created_from_clock", "image_created", "start_stage"]
 
 
 def _now() -> float:
@@ -121,7 +121,7 @@ def cached_step(
     parts = step_parts(state, instr, inputs)
     if parts is None:  # unknowable before it runs: run, then fold in what it made
         new = handler(state, cache.now())
-        return replace(new, cache_key=key_for(parent, _result_parts(instr, new)))
+        return replace(new, cache_key=key_for(parent, _result_parts(instr, new)), volatile=True)
     key = key_for(parent, parts)
     if not layer_step(state, instr):
         return replace(handler(state, cache.config_created()), cache_key=key)
@@ -174,6 +174,18 @@ def _parse(created: str) -> _dt.datetime:
     return _dt.datetime.fromisoformat(text).replace(tzinfo=_dt.UTC)
 
 
+def _own_layer_times(state: StageState) -> list[str]:
+    own = state.history[state.own_history :]
+    return [e.created for e in own if not e.empty_layer and e.created]
+
+
+def created_from_clock(state: StageState, epoch: int | None) -> bool:
+    """Whether :func:`image_created` takes the image's ``created`` from the clock
+    (no SOURCE_DATE_EPOCH and no layer of the build's own), so that a rebuild
+    of the same inputs gives another image."""
+    return epoch is None and not _own_layer_times(state)
+
+
 def image_created(
     state: StageState, epoch: int | None, clock: Callable[[], float] = _now
 ) -> StageState:
@@ -182,8 +194,7 @@ def image_created(
     if epoch is not None:
         stamp = format_timestamp(epoch)
     else:
-        own = state.history[state.own_history :]
-        layered = [e.created for e in own if not e.empty_layer and e.created]
+        layered = _own_layer_times(state)
         stamp = max(layered, key=_parse) if layered else format_timestamp(clock())
     history = tuple(
         replace(e, created=stamp) if i >= state.own_history and e.empty_layer else e

@@ -30,7 +30,13 @@ from ocibuild.dockerfile.expand import expand_instruction
 from ocibuild.dockerfile.instructions import Add, Copy, From, Instruction, Run, Workdir
 from ocibuild.errors import DockerfileError, StoreError, UserError, at
 from ocibuild.executor.base import base_state, onbuild_triggers
-from ocibuild.executor.cache_step import StepCache, cached_step, image_created, start_stage
+from ocibuild.executor.cache_step import (
+    StepCache,
+    cached_step,
+    created_from_clock,
+    image_created,
+    start_stage,
+)
 from ocibuild.executor.cancel import CancelScope
 from ocibuild.executor.config_steps import apply_config_step
 from ocibuild.executor.copy_step import Sources, copy_step, workdir_step
@@ -74,7 +80,15 @@ def execute(
         result = _store_image(store, final)
         states = [built[i] for i in schedule.order]
         every = tuple(dict.fromkeys(k for state in states for k in state.step_keys))
-        return replace(result, cache_keys=every, final_stage_cache_keys=final.step_keys)
+        repeatable = not any(state.volatile for state in states) and not created_from_clock(
+            built[graph.target], options.source_date_epoch
+        )
+        return replace(
+            result,
+            cache_keys=every,
+            final_stage_cache_keys=final.step_keys,
+            repeatable=repeatable,
+        )
 
 
 def _jobs(jobs: int | None) -> int:

@@ -82,6 +82,10 @@ class BuildResult:
     ``cache_keys`` are the build cache records the build looked up or made,
     every stage's (``--cache-to mode=max`` exports them);
     ``final_stage_cache_keys`` those of the final stage only (``mode=min``).
+    ``repeatable`` says a rebuild of the same inputs over the same cache
+    records would make this same image: no step ran outside the cache (ADD of
+    a URL without ``--checksum``) and ``created`` was not taken from the
+    clock (a build that makes no layer, without SOURCE_DATE_EPOCH).
     """
 
     manifest: Descriptor
@@ -89,3 +93,4 @@ class BuildResult:
     image: StoredImage
     cache_keys: tuple[str, ...] = ()
     final_stage_cache_keys: tuple[str, ...] = ()
+    repeatable: bool = False

@@ -56,6 +56,8 @@ class StageState:
     running build-cache key after these steps; ``own_history`` the index of the
     first history entry this build wrote, ``step_keys`` the cache records this
     stage's steps looked up or made (docs/design/008-build-cache.md).
+    ``volatile`` says a step ran that no cache record stands for (ADD of a
+    URL without ``--checksum``): a rebuild of the same inputs runs it again.
     """
 
     config: ImageConfig
@@ -66,6 +68,7 @@ class StageState:
     cache_key: CacheKey | None = None
     own_history: int = 0
     step_keys: tuple[str, ...] = ()
+    volatile: bool = False
 
     @property
     def env(self) -> dict[str, str]:

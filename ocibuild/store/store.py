@@ -190,7 +190,10 @@ class Store:
         """Point ``name`` at ``descriptor``; returns the stored (familiar) name."""
         stored = _refs.ref_name(name)
         with self.lock():
-            self._write_index(_refs.with_tag(self.index(), stored, descriptor))
+            index = self.index()
+            updated = _refs.with_tag(index, stored, descriptor)
+            if updated != index:  # a rebuild's tag usually names what it did
+                self._write_index(updated)
         return stored
 
     def untag(self, name: str) -> bool:

@@ -374,6 +374,18 @@ def test_one_command_parser_gives_the_same_help_as_the_whole_parser() -> None:
         assert helps[0].startswith(f"usage: ocibuild {command}")
 
 
+def test_command_module_table_names_each_modules_commands() -> None:
+    """main() imports only the running command's module, found in cli._COMMAND_MODULES."""
+    import importlib
+
+    from ocibuild import cli
+
+    for module in cli._MODULE_ORDER:
+        commands = importlib.import_module(f"ocibuild.{module}").COMMANDS
+        assert {c for c, m in cli._COMMAND_MODULES.items() if m == module} == set(commands)
+    assert set(cli._COMMAND_MODULES.values()) == set(cli._MODULE_ORDER)
+
+
 def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path) -> None:
     """``ocibuild images | head -1`` with many lines: exit 0, no traceback (it was an OSError
     handler's re-raise once a disk-full case was added before the broken-pipe one)."""
