@@ -74,7 +74,7 @@ def execute(
         result = _store_image(store, final)
         states = [built[i] for i in schedule.order]
         every = tuple(dict.fromkeys(k for state in states for k in state.step_keys))
-        return replace(result, cache_keys=every, final_stage_cache_keys=final.step_keys)
+        return replace(result, cache_keys=every, final_stage_cache_keys=tuple(final.step_keys))
 
 
 def _jobs(jobs: int | None) -> int:
