@@ -229,7 +229,12 @@ SIZE_TRIALS = [
 
 
 def _dockerfile_trial(
-    attack: str, text: Callable[[], bytes], *, built: bool, tries: int = 3
+    attack: str,
+    text: Callable[[], bytes],
+    *,
+    built: bool,
+    tries: int = 3,
+    max_seconds: float = MAX_SECONDS,
 ) -> Trial:
     def run(env: Env, tries: int) -> Result:
         held, notes = 0, []
@@ -243,7 +248,7 @@ def _dockerfile_trial(
             located = re.match(r"ocibuild: Dockerfile:\d+: ", outcome.last_line)
             if problem is None and outcome.returncode == 1 and not located:
                 problem = f"error without Dockerfile:N: {outcome.last_line}"
-            if problem is None and (outcome.seconds > MAX_SECONDS or outcome.rss_mib > MAX_RSS_MIB):
+            if problem is None and (outcome.seconds > max_seconds or outcome.rss_mib > MAX_RSS_MIB):
                 problem = f"took {outcome.figures}"
             held += problem is None
             verdict = "built" if outcome.returncode == 0 else outcome.last_line[10:]
@@ -264,11 +269,11 @@ DOCKERFILE_TRIALS = [
         lambda: _lines(100_000, "# " + "x" * 100 + "\n") + b"RUN true\n",
         built=True,
     ),
-    _dockerfile_trial(
+    _dockerfile_trial(  # linear since history grows as a Seq: about 5 s, was 41 s
         "Dockerfile of 100,000 ENV instructions",
         lambda: _lines(100_000, "ENV A=b\n"),
         built=True,
-        tries=1,
+        max_seconds=30.0,
     ),
     _dockerfile_trial(
         "Dockerfile of 64 KiB random bytes", lambda: bytes(range(256)) * 256, built=False

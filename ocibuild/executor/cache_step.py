@@ -132,7 +132,7 @@ def cached_step(
     if cache.db is None:
         return replace(new, cache_key=key)
     cache.db.put(_record(key, new))
-    return replace(new, cache_key=key, step_keys=(*new.step_keys, str(key)))
+    return replace(new, cache_key=key).with_step_key(str(key))
 
 
 def _result_parts(instr: Instruction, new: StageState) -> tuple[tuple[str, str], ...]:
@@ -150,7 +150,7 @@ def _reuse(
     created = record.created if cache.epoch is None else format_timestamp(cache.epoch)
     state = state.with_layer(LayerBlob(record.layer, record.diff_id))
     state = state.with_history(created, record.created_by, empty_layer=False)
-    return replace(state, cache_key=key, step_keys=(*state.step_keys, str(key)))
+    return replace(state, cache_key=key).with_step_key(str(key))
 
 
 def _record(key: CacheKey, new: StageState) -> CacheRecord:

@@ -86,7 +86,7 @@ def execute(
         return replace(
             result,
             cache_keys=every,
-            final_stage_cache_keys=final.step_keys,
+            final_stage_cache_keys=tuple(final.step_keys),
             repeatable=repeatable,
         )
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ocibuild._record import record, replace
+from ocibuild._seq import Seq
 from ocibuild.executor.history import COMMENT
 from ocibuild.oci import ContainerConfig, HistoryEntry, ImageConfig
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ocibuild.layer import LayerBlob
     from ocibuild.plan.cachekey import CacheKey
 
@@ -58,16 +61,19 @@ class StageState:
     stage's steps looked up or made (docs/design/008-build-cache.md).
     ``volatile`` says a step ran that no cache record stands for (ADD of a
     URL without ``--checksum``): a rebuild of the same inputs runs it again.
+    What grows by one per step (``layers``, ``step_keys`` and the config's
+    ``history`` and ``diff_ids``) grows as a :class:`~ocibuild._seq.Seq`, so a
+    step costs the same at the 100,000th instruction as at the first.
     """
 
     config: ImageConfig
-    layers: tuple[LayerBlob, ...] = ()
+    layers: Sequence[LayerBlob] = ()
     args: tuple[tuple[str, str], ...] = ()
     cmd_set: bool = False
     arg_names: tuple[str, ...] = ()
     cache_key: CacheKey | None = None
     own_history: int = 0
-    step_keys: tuple[str, ...] = ()
+    step_keys: Sequence[str] = ()
     volatile: bool = False
 
     @property
@@ -93,7 +99,7 @@ class StageState:
         return self.config.config.user
 
     @property
-    def history(self) -> tuple[HistoryEntry, ...]:
+    def history(self) -> Sequence[HistoryEntry]:
         return self.config.history
 
     def with_config(self, **changes: object) -> StageState:
@@ -106,13 +112,17 @@ class StageState:
         entry = HistoryEntry(
             created=created, created_by=created_by, comment=COMMENT, empty_layer=empty_layer
         )
-        config = replace(self.config, history=(*self.config.history, entry), created=created)
-        return replace(self, config=config)
+        history = Seq.of(self.config.history).appended(entry)
+        return replace(self, config=replace(self.config, history=history, created=created))
 
     def with_layer(self, blob: LayerBlob) -> StageState:
         """A copy with ``blob`` stacked on top (its diff_id appended)."""
-        config = replace(self.config, diff_ids=(*self.config.diff_ids, blob.diff_id))
-        return replace(self, config=config, layers=(*self.layers, blob))
+        config = replace(self.config, diff_ids=Seq.of(self.config.diff_ids).appended(blob.diff_id))
+        return replace(self, config=config, layers=Seq.of(self.layers).appended(blob))
+
+    def with_step_key(self, key: str) -> StageState:
+        """A copy that also names the cache record ``key`` among its steps'."""
+        return replace(self, step_keys=Seq.of(self.step_keys).appended(key))
 
     def with_arg(self, name: str, value: str | None) -> StageState:
         """A copy with ARG ``name`` in scope (``None``: declared but unset)."""

@@ -19,7 +19,7 @@ from ocibuild.oci.digest import Digest, InvalidDigestError
 from ocibuild.oci.platform import Platform
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 __all__ = ["ContainerConfig", "Healthcheck", "HistoryEntry", "ImageConfig", "format_timestamp"]
 
@@ -196,7 +196,12 @@ class HistoryEntry:
 
 @record
 class ImageConfig:
-    """An image configuration document; ``diff_ids`` is ``rootfs.diff_ids``."""
+    """An image configuration document; ``diff_ids`` is ``rootfs.diff_ids``.
+
+    ``diff_ids`` and ``history`` are tuples when read, and may be an
+    :class:`ocibuild._seq.Seq` (equal to the tuple of its items) in a config
+    the executor is building, which appends to them once per step.
+    """
 
     architecture: str
     os: str
@@ -206,8 +211,8 @@ class ImageConfig:
     created: str = ""
     author: str = ""
     config: ContainerConfig = field(default_factory=ContainerConfig)
-    diff_ids: tuple[Digest, ...] = ()
-    history: tuple[HistoryEntry, ...] = ()
+    diff_ids: Sequence[Digest] = ()
+    history: Sequence[HistoryEntry] = ()
 
     @property
     def platform(self) -> Platform:
