@@ -21,7 +21,6 @@ import hashlib
 import os
 import posixpath
 import stat
-import tempfile
 import urllib.parse
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -183,6 +182,8 @@ def url_filename(url: str) -> str:
 
 def download(url: str, checksum: str | None, spool_dir: str) -> tuple[BinaryIO, int | None]:
     """Fetch ``url`` into a temp file; returns it (at offset 0) and its mtime (s) if known."""
+    import tempfile
+
     spool = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115 (returned to the caller)
     digest = hashlib.sha256()
     import urllib.request  # not at module level: it pulls in http, ssl and email

@@ -13,7 +13,6 @@ through symlinks) into a temp dir owned by the caller's ``ExitStack``.
 from __future__ import annotations
 
 import stat
-import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -106,6 +105,8 @@ class BuildContext:
 
         Without ``stack`` the context owns the temp dir: use it in ``with``.
         """
+        import tempfile
+
         from ocibuild.layer.extract import apply_layer
 
         owned = ExitStack()

@@ -19,11 +19,11 @@ from __future__ import annotations
 import errno
 import io
 import os
-import shutil
 import stat
 from typing import TYPE_CHECKING, BinaryIO
 
 from ocibuild._record import record
+from ocibuild._rmtree import rmtree
 from ocibuild.errors import UserError
 from ocibuild.layer.tarwriter import MAX_DEPTH
 
@@ -115,8 +115,10 @@ def _copy_content(src: BinaryIO, dest_fd: int) -> None:
     src_fd = _source_fd(src)
     if src_fd is not None and _kernel_copy(src_fd, dest_fd):
         return
+    from shutil import copyfileobj  # a stream (ADD's download): rare
+
     with os.fdopen(dest_fd, "wb", closefd=False) as out:
-        shutil.copyfileobj(src, out, 1 << 20)
+        copyfileobj(src, out, 1 << 20)
 
 
 class Upper:
@@ -170,7 +172,7 @@ class Upper:
         st = _lstat(host)
         if st is not None:
             if stat.S_ISDIR(st.st_mode):
-                shutil.rmtree(host)
+                rmtree(host)
                 self._forget(path)
             else:
                 host.unlink()

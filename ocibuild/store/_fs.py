@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 
 from ocibuild.errors import out_of_space
@@ -24,6 +23,21 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def make_temp(directory: Path, prefix: str) -> tuple[int, str]:
+    """A new file in ``directory`` (mode 0600), open for writing: ``(fd, path)``.
+
+    ``tempfile.mkstemp``'s contract, without importing ``tempfile`` (with
+    ``shutil`` and ``random``: 1.6 ms of every build's start-up).
+    """
+    for _ in range(100):
+        name = f"{directory}/{prefix}{os.urandom(6).hex()}"
+        try:
+            return os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no unused temp file name in {directory}")
+
+
 def write_atomic(path: Path, data: bytes, tmp_dir: Path, *, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` so readers see the old or the new file, never half.
 
@@ -32,7 +46,7 @@ def write_atomic(path: Path, data: bytes, tmp_dir: Path, *, durable: bool = True
     build's gc pin), where two journal commits a write were most of the cost.
     """
     with out_of_space(f"writing {path}"):
-        fd, tmp_name = tempfile.mkstemp(dir=tmp_dir, prefix=f".{path.name}-")
+        fd, tmp_name = make_temp(tmp_dir, f".{path.name}-")
     try:
         with out_of_space(f"writing {path}"), os.fdopen(fd, "wb") as tmp:
             os.fchmod(tmp.fileno(), FILE_MODE)

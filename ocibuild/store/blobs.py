@@ -16,13 +16,12 @@ import fcntl
 import hashlib
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from ocibuild.errors import DigestMismatch, NoSpaceError, is_out_of_space, out_of_space
 from ocibuild.oci import Descriptor, Digest
-from ocibuild.store._fs import FILE_MODE, fsync_dir
+from ocibuild.store._fs import FILE_MODE, fsync_dir, make_temp
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -48,7 +47,7 @@ class BlobWriter:
         self._blobs_dir = blobs_dir
         self._what = f"writing a blob into {blobs_dir.parent}"
         with out_of_space(self._what):
-            fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
+            fd, name = make_temp(tmp_dir, "blob-")
         self._tmp_path = Path(name)
         self._file = os.fdopen(fd, "wb")
         fcntl.flock(fd, fcntl.LOCK_EX)

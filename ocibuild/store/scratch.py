@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 from pathlib import Path
 
 from ocibuild._rmtree import rmtree
@@ -73,7 +72,7 @@ def owned_name(prefix: str) -> str:
     pid = os.getpid()
     start = _start_time(pid)
     assert start is not None  # this process is alive
-    return f"{prefix}{_pid_namespace()}-{pid}-{start}-{secrets.token_hex(4)}"
+    return f"{prefix}{_pid_namespace()}-{pid}-{start}-{os.urandom(4).hex()}"
 
 
 def scratch_dir(root: Path) -> Path:

@@ -8,11 +8,12 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
 from ocibuild._record import (
+    COMPILE_AFTER,
     FrozenInstanceError,
     asdict,
     field,
@@ -21,6 +22,9 @@ from ocibuild._record import (
     record,
     replace,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 @record
@@ -193,3 +197,55 @@ def test_no_module_uses_dataclasses() -> None:
         if path.name != "_record.py" and "dataclasses" in path.read_text()
     ]
     assert users == []
+
+
+def _fresh() -> type[Any]:
+    @record
+    class Fresh:
+        a: int
+        b: str = "b"
+        items: list[int] = field(default_factory=list)
+        hidden: int = field(default=7, init=False)
+        made: list[int] = field(default_factory=lambda: [1], init=False)
+
+        def __post_init__(self) -> None:
+            if self.a < 0:
+                raise ValueError("negative")
+
+    return Fresh
+
+
+_CALLS: list[Callable[[type[Any]], object]] = [
+    lambda c: c(1),
+    lambda c: c(1, "x"),
+    lambda c: c(a=1, b="y", items=[2]),
+    lambda c: c(1, items=[3]),
+    lambda c: c(),
+    lambda c: c(1, "x", [], 4),
+    lambda c: c(1, a=2),
+    lambda c: c(1, hidden=3),
+    lambda c: c(1, nope=3),
+    lambda c: c(-1),
+]
+
+
+def _outcome(call: Callable[[type[Any]], object], cls: type[Any]) -> str:
+    try:
+        made = call(cls)
+    except (TypeError, ValueError) as err:
+        return type(err).__name__
+    return repr((made, made.hidden, made.made))  # type: ignore[attr-defined]
+
+
+def test_interpreted_and_compiled_init_agree() -> None:
+    """The first COMPILE_AFTER instances bind arguments in a loop, later ones run
+    the compiled __init__: both must build and refuse the same calls."""
+    interpreted = [_outcome(call, _fresh()) for call in _CALLS]  # each the class's first call
+    compiled_cls = _fresh()
+    for _ in range(COMPILE_AFTER + 1):
+        compiled_cls(0)
+    assert compiled_cls.__init__.__code__.co_filename == "<string>"  # the exec'd one
+    compiled = [_outcome(call, compiled_cls) for call in _CALLS]
+    assert interpreted == compiled
+    assert interpreted[0] == "(Fresh(a=1, b='b', items=[], hidden=7, made=[1]), 7, [1])"
+    assert interpreted[4:10] == ["TypeError"] * 5 + ["ValueError"]
