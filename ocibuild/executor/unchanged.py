@@ -30,7 +30,8 @@ decides): a build whose result the same inputs would not give again
 ``created`` taken from the clock), a build that pulled or during which
 another process changed ``index.json``, and a build over a context entry
 changed within :data:`RACY_NS` of the walk (its stats could stay the same
-through a later write in the same clock tick).  The stats are taken before
+through a later write in the same clock tick) or on a filesystem stamped by
+another machine's clock (NFS, FUSE...: the window means nothing there).  The stats are taken before
 the build reads anything, so a file changed while a build runs gives the
 next build another signature, never a stale hit.
 
@@ -70,6 +71,7 @@ __all__ = [
     "forget",
     "index_version",
     "inputs",
+    "local_clock_devices",
     "lookup",
     "own_tags",
     "remember",
@@ -79,10 +81,22 @@ __all__ = [
 FORMAT = 1
 
 #: Context entries whose ctime is this close to (or after) the walk's start
-#: make the build unrememberable: the kernel's timestamps tick coarsely, so
-#: a write later in the same tick could leave every stat field unchanged.
-#: The same margin as the COPY checksums' stat cache (executor.checksum).
-RACY_NS = 100_000_000
+#: make the build unrememberable: the kernel stamps a change with its coarse
+#: clock, one tick (1-10 ms: CONFIG_HZ 1000-100) behind the fine one the walk
+#: reads, so a write later in that tick could leave every stat field as it
+#: was.  Two ticks at HZ=100.  Only for filesystems stamped by this kernel's
+#: clock (:func:`_local_devices`): a server's clock may be anywhere.
+RACY_NS = 20_000_000
+
+#: Filesystems whose timestamps come from another machine's clock (or a
+#: user-space daemon's), by ``/proc/self/mountinfo`` type (before any ``.``).
+_FOREIGN_CLOCKS = frozenset(
+    {
+        "9p", "afs", "ceph", "cifs", "coda", "davfs", "fuse", "fuseblk", "gfs2",
+        "glusterfs", "lustre", "ncpfs", "nfs", "nfs4", "ocfs2", "smb3", "smbfs",
+        "vboxsf", "virtiofs", "vmhgfs",
+    }
+)  # fmt: skip
 
 _DIR = "unchanged"
 _REF_NAME = "org.opencontainers.image.ref.name"
@@ -140,14 +154,14 @@ def inputs(
     content.update(f"\0{rules.patterns!r}\0".encode())
     start = time.time_ns()
     try:
-        newest = _walk_context(context, rules, content)
+        newest, devices = _walk_context(context, rules, content)
     except OSError:
         return None
     return Inputs(
         name=name.hexdigest(),
         content=content.hexdigest(),
         index=index_version(store, own),
-        racy=newest >= start - RACY_NS,
+        racy=newest >= start - RACY_NS or not devices <= local_clock_devices(_mountinfo()),
         own=tuple(own),
     )
 
@@ -267,18 +281,43 @@ def _records_digest(records: Sequence[CacheRecord]) -> str:
     return digest.hexdigest()
 
 
-def _walk_context(root: Path, rules: IgnoreRules, sink: hashlib._Hash) -> int:
-    """Feed ``sink`` every included entry's stats, in a fixed order; the newest ctime."""
+def _walk_context(root: Path, rules: IgnoreRules, sink: hashlib._Hash) -> tuple[int, set[int]]:
+    """Feed ``sink`` every included entry's stats, in a fixed order; the newest
+    ctime, and the devices the entries are on."""
     newest = 0
+    devices: set[int] = set()
     for rel, st in _entries(str(root), "", rules):
         newest = max(newest, st.st_ctime_ns)
+        devices.add(st.st_dev)
         sink.update(
             f"{rel}\0{st.st_mode}\0{st.st_uid}\0{st.st_gid}\0{st.st_size}\0"
             f"{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\0{st.st_dev}\n".encode(
                 "utf-8", "surrogateescape"
             )
         )
-    return newest
+    return newest, devices
+
+
+def _mountinfo() -> str:
+    try:
+        return Path("/proc/self/mountinfo").read_text()
+    except OSError:
+        return ""
+
+
+def local_clock_devices(mountinfo: str) -> set[int]:
+    """The devices of the filesystems in ``mountinfo`` (``/proc/self/mountinfo``'s
+    text) whose timestamps come from this kernel's clock."""
+    local = set()
+    for line in mountinfo.splitlines():
+        fields, _, rest = line.partition(" - ")
+        parts = fields.split()
+        if len(parts) < 3 or not rest or rest.split()[0].partition(".")[0] in _FOREIGN_CLOCKS:
+            continue
+        major, _, minor = parts[2].partition(":")
+        if major.isdigit() and minor.isdigit():
+            local.add(os.makedev(int(major), int(minor)))
+    return local
 
 
 def _entries(top: str, prefix: str, rules: IgnoreRules) -> Iterator[tuple[str, os.stat_result]]:

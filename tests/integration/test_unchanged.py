@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -24,7 +25,6 @@ from ocibuild.store import Store
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from ocibuild.executor import BuildResult
     from ocibuild.progress import Event
@@ -276,6 +276,24 @@ def test_racy_entries_are_seen(tmp_path: Path) -> None:
     aged = unchanged.inputs(store, ctx, "-", "FROM scratch\n", rules, {})
     assert aged is not None and not aged.racy
     assert (aged.name, aged.content) == (fresh.name, fresh.content)
+
+
+def test_only_filesystems_stamped_by_this_kernel_count_as_local() -> None:
+    mountinfo = (
+        "26 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+        "27 26 0:5 / /mnt/n rw - nfs4 srv:/x rw,vers=4.2\n"
+        "28 26 0:46 / /mnt/s rw - fuse.sshfs me@h: rw\n"
+        "29 26 0:47 / /tmp rw - tmpfs tmpfs rw\n"
+        "30 26 0:48 / /ov rw - overlay overlay rw,lowerdir=/a\n"
+        "garbage\n"
+    )
+    assert unchanged.local_clock_devices(mountinfo) == {
+        os.makedev(8, 1),
+        os.makedev(0, 47),
+        os.makedev(0, 48),
+    }
+    here = unchanged.local_clock_devices(Path("/proc/self/mountinfo").read_text())
+    assert os.stat(Path(__file__)).st_dev in here  # the tests' own checkout
 
 
 def test_the_cli_prints_a_hit_as_a_cached_rebuild(c: Context) -> None:
