@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import platform
+import os
 import struct
 
 from ocibuild._linux._libc import check, libc
@@ -75,7 +75,7 @@ def namespace_filter() -> list[Insn]:
 
 def supported() -> bool:
     """Whether this machine's architecture is one the filter knows."""
-    return _NATIVE.get(platform.machine()) in ARCHES
+    return _NATIVE.get(os.uname().machine) in ARCHES
 
 
 class _SockFprog(ctypes.Structure):

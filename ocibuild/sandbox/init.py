@@ -40,19 +40,16 @@ Two modes:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import select
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ocibuild._linux import caps, mount, ns
+from ocibuild._record import record
 from ocibuild.sandbox.process import exec_process, prepare_process
 from ocibuild.sandbox.rootfs import setup_rootfs
 from ocibuild.sandbox.spec import read_overlay
@@ -204,6 +201,10 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 def run_supervised(runtime: str, bundle: Path, container_id: str) -> int:
     """Run the bundle with an OCI runtime CLI; always deletes the container."""
+    import shutil  # here, not at the top: the builtin runtime's start-up is every RUN's
+    import subprocess
+    import tempfile
+
     state = tempfile.mkdtemp(prefix="ocibuild-runtime-")
     base = [runtime, "--root", state]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": False}
@@ -230,22 +231,47 @@ def _supervised_overlay(bundle: Path) -> None:
     mount_bundle_overlay(bundle, json.loads((bundle / "config.json").read_text()))
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m ocibuild.sandbox.init")
-    parser.add_argument("--status-fd", type=int, required=True)
-    parser.add_argument("--parent", type=int, required=True)
-    sub = parser.add_subparsers(dest="mode", required=True)
-    builtin = sub.add_parser("builtin")
-    builtin.add_argument("bundle", type=Path)
-    supervise = sub.add_parser("supervise")
-    supervise.add_argument("runtime")
-    supervise.add_argument("bundle", type=Path)
-    supervise.add_argument("id")
-    supervise.add_argument("--hide-hybrid-cgroup2", action="store_true")
-    return parser.parse_args(argv)
+@record
+class _Args:
+    """The helper's command line (written only by ``sandbox.runtime``)."""
+
+    status_fd: int
+    parent: int
+    mode: str
+    bundle: Path
+    runtime: str = ""
+    id: str = ""
+    hide_hybrid_cgroup2: bool = False
 
 
-def _outcome(args: argparse.Namespace) -> dict[str, Any]:
+_USAGE = (
+    "usage: python -m ocibuild.sandbox.init --status-fd FD --parent PID "
+    "(builtin BUNDLE | supervise RUNTIME BUNDLE ID [--hide-hybrid-cgroup2])"
+)
+
+
+def _parse(argv: list[str]) -> _Args:
+    """Read the command line by hand: argparse (with gettext, locale and shutil)
+    cost 5 ms of every RUN's start-up, for a line no user types."""
+    try:
+        rest = list(argv)
+        hide = "--hide-hybrid-cgroup2" in rest
+        if hide:
+            rest.remove("--hide-hybrid-cgroup2")
+        flag_fd, fd, flag_parent, parent, mode, *words = rest
+        if (flag_fd, flag_parent) != ("--status-fd", "--parent"):
+            raise ValueError
+        if mode == "builtin" and len(words) == 1 and not hide:
+            return _Args(int(fd), int(parent), mode, Path(words[0]))
+        if mode == "supervise" and len(words) == 3:
+            runtime, bundle, container = words
+            return _Args(int(fd), int(parent), mode, Path(bundle), runtime, container, hide)
+        raise ValueError
+    except ValueError:
+        raise SystemExit(_USAGE) from None  # exit status 1, the usage on stderr
+
+
+def _outcome(args: _Args) -> dict[str, Any]:
     try:
         if args.mode == "builtin":
             return {"exit": run_builtin(args.bundle)}

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import os
 import resource
-import socket
 from typing import Any, NoReturn
 
-from ocibuild._linux import caps, seccomp
+from ocibuild._linux import caps, ns, seccomp
 from ocibuild._linux.net import set_link_up
 
 __all__ = ["cap_numbers", "exec_process", "prepare_process"]
@@ -58,7 +57,7 @@ def prepare_process(config: dict[str, Any], *, new_network: bool) -> None:
     """Everything between the pivot and the exec, in runc's order."""
     process = config["process"]
     if config.get("hostname"):
-        socket.sethostname(config["hostname"])
+        ns.sethostname(config["hostname"])
     if new_network:
         set_link_up("lo")
     for limit in process.get("rlimits", []):

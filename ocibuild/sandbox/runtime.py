@@ -9,7 +9,7 @@ as it comes, and returns the exit code (128+N when killed by signal N).
 ``RuncRuntime("crun")`` use those CLIs (crun on a hybrid cgroup v1/v2 host
 sees only the v1 half; see ``sandbox.init``; refused in a rootless build,
 inside a user namespace, where only the builtin runtime works).  Both start the helper
-``python -m ocibuild.sandbox.init`` (see that module) in its own session,
+``python -S -P -c "...ocibuild.sandbox.init..."`` (see that module) in its own session,
 so a terminal's Ctrl-C reaches only the caller.  When the caller is
 interrupted (any exception while streaming) the helper is sent SIGTERM and
 waited for; when the caller dies outright the helper gets its parent-death
@@ -27,7 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from ocibuild._linux.userns import in_user_namespace
@@ -36,7 +36,6 @@ from ocibuild.errors import UserError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
 __all__ = ["BuiltinRuntime", "RuncRuntime", "Runtime", "SandboxError", "default_runtime"]
 
@@ -114,9 +113,23 @@ def _outcome(status: bytes, returncode: int) -> int:
     return int(result["exit"])
 
 
+# The helper is started without ``site`` (-S) and without runpy (-c, not -m):
+# it imports only ocibuild and the standard library, and every RUN waited for
+# those (3-25 ms for site: the .pth files of the interpreter's site-packages;
+# 4 ms for runpy).  -P keeps the caller's working directory off sys.path (a
+# json.py there must not shadow the standard library's).  Its command line
+# still names ocibuild.sandbox.init, which is how ocibuild.executor.cancel
+# finds it.
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+_HELPER_MAIN = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "from ocibuild.sandbox.init import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 def _run_helper(args: list[str], sink: Callable[[bytes], None]) -> int:
     status_r, status_w = os.pipe()
-    argv = [sys.executable, "-m", "ocibuild.sandbox.init"]
+    argv = [sys.executable, "-S", "-P", "-c", _HELPER_MAIN, _PACKAGE_PARENT]
     argv += ["--status-fd", str(status_w), "--parent", str(os.getpid()), *args]
     try:
         proc = subprocess.Popen(

@@ -4,12 +4,20 @@
 the lower dirs topmost first; ``RootView(lowers)`` answers questions about
 the merged file system (overlayfs rules) without mounting it.  Overlay
 mounts, and turning an upper dir into changes, are the executor's business.
+Names are loaded on first use: the sandbox helper imports ``.overlay`` alone,
+at the start of every RUN, and needs none of the store code ``.snapshots``
+brings.
 """
 
 from __future__ import annotations
 
-from ocibuild.snapshot.rootview import MAX_SYMLINKS, RootView, SymlinkLoopError
-from ocibuild.snapshot.snapshots import LayerRef, Snapshots, chain_ids
+import typing as _typing
+
+from ocibuild._lazy import lazy_names as _lazy_names
+
+if _typing.TYPE_CHECKING:
+    from ocibuild.snapshot.rootview import MAX_SYMLINKS, RootView, SymlinkLoopError
+    from ocibuild.snapshot.snapshots import LayerRef, Snapshots, chain_ids
 
 __all__ = [
     "MAX_SYMLINKS",
@@ -19,3 +27,14 @@ __all__ = [
     "SymlinkLoopError",
     "chain_ids",
 ]
+
+_LAZY = {
+    "MAX_SYMLINKS": "ocibuild.snapshot.rootview",
+    "RootView": "ocibuild.snapshot.rootview",
+    "SymlinkLoopError": "ocibuild.snapshot.rootview",
+    "LayerRef": "ocibuild.snapshot.snapshots",
+    "Snapshots": "ocibuild.snapshot.snapshots",
+    "chain_ids": "ocibuild.snapshot.snapshots",
+}
+
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY, __all__)

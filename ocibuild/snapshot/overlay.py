@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -80,6 +78,9 @@ def _escape(path: Path) -> str:
 
 
 def _mount_via_links(lowers: Sequence[str], upper: Path, work: Path, target: Path) -> None:
+    import subprocess
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="ovl-", dir=work.parent) as links:
         names = [format(i, "x") for i in range(len(lowers))]
         for name, lower in zip(names, lowers, strict=True):
@@ -127,6 +128,8 @@ def overlay_mount(lowers: Sequence[Path], upper: Path, work: Path, target: Path)
     """
     with contextlib.ExitStack() as stack:
         if not lowers:
+            import tempfile
+
             lowers = [Path(stack.enter_context(tempfile.TemporaryDirectory(dir=work.parent)))]
         mount_overlay(lowers, upper, work, target)
         try:

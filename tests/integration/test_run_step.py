@@ -193,3 +193,17 @@ def test_other_runtime(b: Builder, runtime: str) -> None:
 def _overlay_mounts() -> list[str]:
     with open("/proc/self/mountinfo") as f:
         return [line for line in f if " overlay " in line]
+
+
+def test_modules_in_the_working_directory_do_not_reach_the_sandbox_helper(
+    b: Builder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helper runs with -P: a json.py (or any stdlib name) where the user
+    stands is not imported in place of the standard library's."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    for name in ("json", "signal", "ocibuild"):
+        (cwd / f"{name}.py").write_text("raise SystemExit('shadowed')\n")
+    monkeypatch.chdir(cwd)
+    result = b.build(f"FROM busybox:latest\nRUN echo {tmp_path.name} > /seen\n")
+    assert b.text(result, "/seen") == f"{tmp_path.name}\n"
