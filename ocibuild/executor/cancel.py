@@ -5,8 +5,9 @@ step a stage calls :meth:`CancelScope.check`, which raises :class:`Cancelled`
 once the build is cancelled, so no new step starts.  RUN steps in flight
 are stopped too: :meth:`CancelScope.runtime` wraps the build's ``Runtime``
 to remember each bundle it is running, and :meth:`CancelScope.stop_runs`
-sends SIGTERM to this process's sandbox helpers (``python -m
-ocibuild.sandbox.init``) whose command line names one of those bundles.
+sends SIGTERM to this process's sandbox helpers (whose command line has
+the argument ``ocibuild.sandbox.init``, ``sandbox.runtime.HELPER_MODULE``)
+that name one of those bundles.
 SIGTERM is the helper's own "caller interrupted" path (see
 ``sandbox.runtime``): it kills the container and reports; the RUN's
 ``ExitStack`` then unmounts and removes its temp dirs as for any failure.
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CancelScope", "Cancelled"]
 
-_HELPER = b"ocibuild.sandbox.init"
+_HELPER = b"ocibuild.sandbox.init"  # sandbox.runtime.HELPER_MODULE (not imported: RUN-only code)
 
 
 class Cancelled(Exception):

@@ -119,17 +119,18 @@ def _outcome(status: bytes, returncode: int) -> int:
 # 4 ms for runpy).  -P keeps the caller's working directory off sys.path (a
 # json.py there must not shadow the standard library's).  Its command line
 # still names ocibuild.sandbox.init, which is how ocibuild.executor.cancel
-# finds it.
+# finds it (an argument of its own: HELPER_MODULE).
+HELPER_MODULE = "ocibuild.sandbox.init"
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 _HELPER_MAIN = (
-    "import sys; sys.path.insert(0, sys.argv.pop(1)); "
-    "from ocibuild.sandbox.init import main; sys.exit(main(sys.argv[1:]))"
+    "import sys; sys.path.insert(0, sys.argv[2]); "
+    "from ocibuild.sandbox.init import main; sys.exit(main(sys.argv[3:]))"
 )
 
 
 def _run_helper(args: list[str], sink: Callable[[bytes], None]) -> int:
     status_r, status_w = os.pipe()
-    argv = [sys.executable, "-S", "-P", "-c", _HELPER_MAIN, _PACKAGE_PARENT]
+    argv = [sys.executable, "-S", "-P", "-c", _HELPER_MAIN, HELPER_MODULE, _PACKAGE_PARENT]
     argv += ["--status-fd", str(status_w), "--parent", str(os.getpid()), *args]
     try:
         proc = subprocess.Popen(

@@ -85,3 +85,10 @@ def test_other_children_are_left_alone(tmp_path: Path) -> None:
             scope.stop_runs()
         assert bystander.poll() is None
         bystander.kill()
+
+
+def test_the_helper_is_found_by_the_argument_the_runtime_gives_it() -> None:
+    from ocibuild.executor import cancel
+    from ocibuild.sandbox import runtime
+
+    assert runtime.HELPER_MODULE.encode() == cancel._HELPER
