@@ -7,7 +7,8 @@ when set), and then renames the upper dir into the snapshot directory of
 the new chain ID, so the next step finds it without unpacking the blob
 again.  The upper dir is created inside the snapshots root (same file
 system) as a ``store.scratch`` dir, like ``Snapshots``' own unpacking, so
-the rename is atomic; if another build got there first, ours is thrown away.
+the rename is atomic; if another build got there first, ours is thrown away
+(``Snapshots.scratch``, which also spreads new snapshots over an ext4 disk).
 The scratch name says which process owns it: ``Layers.for_store``, called
 once at the start of every build, sweeps those whose owner is gone (a build
 killed by SIGKILL), never one of a concurrent build; and so for the
@@ -29,7 +30,7 @@ from ocibuild.executor.upper import Upper
 from ocibuild.layer import store_layer
 from ocibuild.progress.report import NO_STEP, StepProgress
 from ocibuild.snapshot import RootView, Snapshots, chain_ids
-from ocibuild.store.scratch import CACHE_MOUNT_PREFIX, scratch_dir, sweep_scratch
+from ocibuild.store.scratch import CACHE_MOUNT_PREFIX, sweep_scratch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -82,8 +83,7 @@ def commit_layer(
     so the layer does not depend on what is below it.
     """
     view = RootView([]) if link else layers.view(state.layers)
-    layers.snapshots.root.mkdir(parents=True, exist_ok=True)
-    tmp = scratch_dir(layers.snapshots.root)
+    tmp = layers.snapshots.scratch()
     try:
         upper = tmp / "diff"
         upper.mkdir()

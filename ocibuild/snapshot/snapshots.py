@@ -13,10 +13,21 @@ directory.  The diff dirs hold only their own layer; they are meant to be
 stacked as overlayfs lower dirs (or read with :class:`RootView`).
 
 Unpacking goes to a temporary directory that is renamed into place, so a
-snapshot directory is complete or absent.  Two processes may unpack the same
-layer at once: the loser's rename fails because the name exists and it
-throws its copy away.  The uncompressed stream is hashed while it is
-unpacked and must match the diff_id.
+snapshot directory is complete or absent.  New layers' upper dirs are made
+the same way (:meth:`Snapshots.scratch`).  The root is marked ``chattr +T``
+(``FS_TOPDIR_FL``) before the first one: each snapshot is a hierarchy of its
+own, and on ext2/3/4 the flag makes the Orlov allocator place each new
+scratch dir, and so the inodes of its files, in a lightly used block group
+instead of next to the root.  Next to the root are the inodes of snapshots
+deleted minutes ago (a gc, a pruned store), and ext4 without a journal scans
+past every recently deleted inode of the group on each file creation: a
+many-file COPY there spent most of its time in that scan (see
+docs/design/004-layers.md, "Where snapshot inodes go").  Other file systems
+have no such flag; nothing changes there.
+
+Two processes may unpack the same layer at once: the loser's rename fails
+because the name exists and it throws its copy away.  The uncompressed
+stream is hashed while it is unpacked and must match the diff_id.
 """
 
 from __future__ import annotations
@@ -24,9 +35,11 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
+from ocibuild._linux.fsflags import FS_TOPDIR_FL, get_flags, set_flags
 from ocibuild._rmtree import rmtree
 from ocibuild.errors import DigestMismatch, out_of_space
 from ocibuild.layer.blob import LayerStore, open_layer_tar
@@ -37,7 +50,7 @@ from ocibuild.store.scratch import scratch_dir
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["LayerRef", "Snapshots", "chain_ids"]
+__all__ = ["LayerRef", "Snapshots", "chain_ids", "mark_topdir"]
 
 
 class LayerRef(Protocol):
@@ -67,6 +80,15 @@ class Snapshots:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._marked = False
+
+    def scratch(self) -> Path:
+        """A new scratch dir under the root (``store.scratch``), for files of one layer."""
+        if not self._marked:
+            self.root.mkdir(parents=True, exist_ok=True)
+            mark_topdir(self.root)
+            self._marked = True
+        return scratch_dir(self.root)
 
     def path(self, chain_id: Digest) -> Path:
         """The diff dir of ``chain_id`` (whether or not it exists yet)."""
@@ -88,7 +110,7 @@ class Snapshots:
         return diffs[::-1]
 
     def _unpack(self, store: LayerStore, layer: LayerRef, chain_id: Digest) -> None:
-        tmp = scratch_dir(self.root)
+        tmp = self.scratch()
         try:
             (tmp / "diff").mkdir()
             unpacking = f"unpacking layer {layer.descriptor.digest} into {self.root}"
@@ -109,6 +131,27 @@ class Snapshots:
         finally:
             if tmp.exists():
                 rmtree(tmp)
+
+
+def mark_topdir(path: Path) -> bool:
+    """Set ``FS_TOPDIR_FL`` on the directory ``path``; False where there is no such flag.
+
+    Only a placement hint: any error (another file system, no permission)
+    leaves the directory as it was.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        flags = get_flags(fd)
+        if not flags & FS_TOPDIR_FL:
+            set_flags(fd, flags | FS_TOPDIR_FL)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def _rename_if_absent(src: Path, dest: Path) -> None:

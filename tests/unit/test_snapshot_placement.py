@@ -1,0 +1,67 @@
+"""Snapshots.scratch marks the snapshots root ``chattr +T`` (an ext4 placement hint)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from ocibuild._linux.fsflags import FS_TOPDIR_FL, get_flags
+from ocibuild.snapshot.snapshots import Snapshots, mark_topdir
+from ocibuild.store.scratch import PREFIX
+
+
+def _flags(path: Path) -> int:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return get_flags(fd)
+    finally:
+        os.close(fd)
+
+
+def _needs_topdir(path: Path) -> None:
+    if not mark_topdir(path):
+        pytest.skip(f"the file system of {path} has no FS_TOPDIR_FL")
+
+
+def test_scratch_marks_the_root_once_and_not_its_children(tmp_path: Path) -> None:
+    _needs_topdir(tmp_path)  # the root's file system supports the flag
+    snapshots = Snapshots(tmp_path / "snapshots")
+    first = snapshots.scratch()
+    assert first.parent == snapshots.root
+    assert first.name.startswith(PREFIX)
+    assert _flags(snapshots.root) & FS_TOPDIR_FL
+    assert not _flags(first) & FS_TOPDIR_FL  # not inherited: only the root spreads
+    second = snapshots.scratch()
+    assert second != first
+    assert second.is_dir()
+
+
+def test_mark_topdir_keeps_the_other_flags(tmp_path: Path) -> None:
+    _needs_topdir(tmp_path)
+    target = tmp_path / "d"
+    target.mkdir()
+    before = _flags(target)
+    assert mark_topdir(target)
+    assert _flags(target) == before | FS_TOPDIR_FL
+    assert mark_topdir(target)  # already set: still fine
+    assert _flags(target) == before | FS_TOPDIR_FL
+
+
+def test_mark_topdir_is_only_a_hint(tmp_path: Path) -> None:
+    assert not mark_topdir(tmp_path / "missing")
+    regular = tmp_path / "file"
+    regular.write_bytes(b"")
+    assert not mark_topdir(regular)  # not a directory: nothing set, no error
+
+
+def test_tmpfs_has_no_topdir_flag_and_nothing_breaks() -> None:
+    shm = "/dev/shm"  # a tmpfs, to try the unsupported case on
+    if not os.path.isdir(shm) or not os.access(shm, os.W_OK):
+        pytest.skip("no writable /dev/shm")
+    with tempfile.TemporaryDirectory(dir=shm) as tmp:
+        snapshots = Snapshots(Path(tmp) / "snapshots")
+        made = snapshots.scratch()  # works whether or not the flag exists there
+        assert made.is_dir()
