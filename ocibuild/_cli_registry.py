@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from ocibuild._cli_store import Outcome, find_image, store_of
+from ocibuild._cli_store import Outcome, find_image, store_of, unpacked
 from ocibuild.errors import UserError
 
 if TYPE_CHECKING:
@@ -31,7 +31,9 @@ def _cmd_pull(ns: argparse.Namespace) -> Outcome:
     client = connect(ref.domain, insecure=tuple(ns.insecure_registry))
     platform = Platform.parse(ns.platform) if ns.platform else None
     result = pull(store, ref, client, platform)
-    return Outcome(out=(f"Digest: {result.top.digest}", str(ref)))
+    here = platform is None or platform.matches(Platform.host())
+    err = unpacked(store, [result.top]) if here else ()
+    return Outcome(out=(f"Digest: {result.top.digest}", str(ref)), err=err)
 
 
 def _cmd_push(ns: argparse.Namespace) -> Outcome:

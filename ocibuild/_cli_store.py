@@ -20,7 +20,7 @@ from ocibuild.errors import UserError
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from typing import TypeAlias
 
     from ocibuild.oci import Descriptor
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
-__all__ = ["COMMANDS", "PARSERS", "NoSuchImageError", "Outcome", "find_image"]
+__all__ = ["COMMANDS", "PARSERS", "NoSuchImageError", "Outcome", "find_image", "unpacked"]
 
 
 @record
@@ -115,14 +115,24 @@ def _cmd_load(ns: argparse.Namespace) -> Outcome:
     else:
         with _open_input(ns.input) as stream:
             loaded = load_archive(store, stream)
+    err = unpacked(store, loaded)
     if ns.quiet:
-        return Outcome()
+        return Outcome(err=err)
     return Outcome(
         out=tuple(
             f"Loaded image ID: {item}" if item.startswith("sha256:") else f"Loaded image: {item}"
             for item in loaded
-        )
+        ),
+        err=err,
     )
+
+
+def unpacked(store: Store, names: Iterable[str | Descriptor]) -> tuple[str, ...]:
+    """Unpack each image as Docker does on load, pull and import; warnings for stderr."""
+    from ocibuild.api import unpack_image
+
+    warnings = (unpack_image(store, name) for name in dict.fromkeys(names))
+    return tuple(f"ocibuild: warning: {text}" for text in warnings if text is not None)
 
 
 def _open_input(path: str) -> BinaryIO:
@@ -173,7 +183,8 @@ def _cmd_import(ns: argparse.Namespace) -> Outcome:
         if ref is not None:
             with store.lock():
                 store.tag(ref, manifest)
-    return Outcome(out=(str(store.image(manifest).config_desc.digest),))
+    err = unpacked(store, [manifest])
+    return Outcome(out=(str(store.image(manifest).config_desc.digest),), err=err)
 
 
 def _cmd_prune(ns: argparse.Namespace) -> Outcome:

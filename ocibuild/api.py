@@ -24,6 +24,7 @@ from ocibuild.export.outputs import OutputError, OutputSpec, parse_output
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
+    from ocibuild.dockerfile.ignore import IgnoreRules
     from ocibuild.executor.context import BuildContext
     from ocibuild.executor.mounts import SecretSource
     from ocibuild.executor.options import BuildOptions, BuildResult, NetworkMode, RuntimeName
@@ -39,7 +40,14 @@ if TYPE_CHECKING:
 
     _Cache = tuple[CacheSpec, Reference | None, RegistryClient | None]
 
-__all__ = ["build", "build_graph", "open_store", "prune", "source_date_epoch_from"]
+__all__ = [
+    "build",
+    "build_graph",
+    "open_store",
+    "prune",
+    "source_date_epoch_from",
+    "unpack_image",
+]
 
 
 def build(
@@ -139,11 +147,14 @@ def build(
             jobs=jobs,
             insecure_registries=tuple(insecure_registries),
         )
-        fast = None
+        fast, rules = None, None
         if not (imports or exports or context_stream or str(context) == "-"):
             own = [ref.familiar() for ref in refs]
-            text = dockerfile_text
-            fast = _unchanged(store, Path(context), dockerfile, text, options, specs, own)
+            found = _unchanged(
+                store, Path(context), dockerfile, dockerfile_text, options, specs, own
+            )
+            if found is not None:  # the full path builds from the very text and rules compared
+                fast, dockerfile_text, rules = found
         hit = None if fast is None else unchanged.lookup(store, fast)
         steps: list[StepStarted] = []
         report = _reporter(on_event if fast is None else _collecting(steps, on_event))
@@ -152,7 +163,7 @@ def build(
             _replay(report, hit.steps)
         else:
             options = replace(options, on_event=report)
-            with _open_context(context, dockerfile, context_stream) as ctx:
+            with _open_context(context, dockerfile, context_stream, rules) as ctx:
                 if dockerfile_text is None:
                     dockerfile_text = _read_dockerfile(ctx.root, dockerfile, str(context) == "-")
                 graph = _plan(dockerfile, dockerfile_text, options)
@@ -179,11 +190,12 @@ def _unchanged(
     options: BuildOptions,
     specs: Sequence[OutputSpec],
     tags: Sequence[str],
-) -> Inputs | None:
+) -> tuple[Inputs, str, IgnoreRules] | None:
     """The inputs an unchanged rebuild must match (:mod:`ocibuild.executor.unchanged`),
-    or None when this build must take the full path: ``--no-cache``, a
-    no-cache filter, ``--pull``, named contexts, an output that tags, or a
-    context or Dockerfile that cannot be read (the full path says why)."""
+    with the Dockerfile text and ignore rules they were made from, or None
+    when this build must take the full path: ``--no-cache``, a no-cache
+    filter, ``--pull``, named contexts, an output that tags, or a context or
+    Dockerfile that cannot be read (the full path says why)."""
     if options.no_cache or options.no_cache_filter or options.pull or options.build_contexts:
         return None
     if any(spec.type == "image" and spec.names for spec in specs) or not context.is_dir():
@@ -212,7 +224,8 @@ def _unchanged(
         "secrets": sorted(repr(s) for s in options.secrets.values()),
     }
     own = unchanged.own_tags(tags, text, options.build_args.values())
-    return unchanged.inputs(store, root, where, text, rules, settings, own)
+    found = unchanged.inputs(store, root, where, text, rules, settings, own)
+    return None if found is None else (found, text, rules)
 
 
 def _collecting(
@@ -400,6 +413,31 @@ def open_store(root: str | os.PathLike[str] | None = None) -> Store:
     return Store(Path(root) if root is not None else Store.default_root())
 
 
+def unpack_image(store: Store, ref: str | Descriptor) -> str | None:
+    """Unpack the host-platform layers of ``ref`` into the store's snapshots.
+
+    What ``docker load``, ``pull`` and ``import`` do: the image is ready to
+    run when a build's first RUN stands on it, instead of that build paying
+    for the unpacking.  Best effort: the image is already stored and a build
+    unpacks whatever is missing, so a failure (no manifest for this platform,
+    no space) comes back as a one-line reason, not an exception.
+    """
+    from ocibuild.executor.base import image_state
+    from ocibuild.snapshot import Snapshots
+    from ocibuild.store import ImageNotFoundError
+
+    try:
+        with store.in_use():
+            image = store.image(ref)
+            layers = image_state(image).layers
+            Snapshots(store.snapshots_dir).ensure(store, layers)
+    except ImageNotFoundError:
+        return None  # no manifest for this platform: nothing a build here would run
+    except (OSError, UserError) as err:
+        return f"image left packed ({err}); a build unpacks it when a RUN needs it"
+    return None
+
+
 def prune(
     root: str | os.PathLike[str] | None = None,
     *,
@@ -574,9 +612,11 @@ def _open_context(
     context: str | os.PathLike[str],
     dockerfile: str | os.PathLike[str] | None,
     stream: BinaryIO | None,
+    rules: IgnoreRules | None = None,
 ) -> BuildContext:
-    """The build context: a directory (with ``.dockerignore`` or
-    ``<Dockerfile>.dockerignore``) or a tar stream; use it in ``with``."""
+    """The build context: a directory (with ``rules``, else those of its
+    ``.dockerignore`` or ``<Dockerfile>.dockerignore``) or a tar stream; use
+    it in ``with``."""
     from ocibuild.dockerfile.ignore import IgnoreRules
     from ocibuild.executor.context import BuildContext
 
@@ -586,8 +626,11 @@ def _open_context(
     path = Path(context)
     if not path.is_dir():
         raise ContextError(f"unable to prepare context: path {str(context)!r} not found")
-    named = Path(dockerfile) if dockerfile is not None else None
-    return BuildContext.from_dir(path, IgnoreRules.for_dockerfile(path, named))
+    if rules is None:
+        rules = IgnoreRules.for_dockerfile(
+            path, Path(dockerfile) if dockerfile is not None else None
+        )
+    return BuildContext.from_dir(path, rules)
 
 
 def _write_output(

@@ -28,6 +28,7 @@ from ocibuild.oci import Descriptor, Digest, Manifest, Reference, mediatypes
 from ocibuild.registry import RegistryClient, connect, pull, push
 from ocibuild.registry.auth import Authenticator
 from ocibuild.registry.transport import HttpTransport
+from ocibuild.snapshot import Snapshots, chain_ids
 from ocibuild.store import Store
 
 if TYPE_CHECKING:
@@ -239,4 +240,7 @@ def test_cli_push_and_pull(
     assert main(["pull", "--root", str(tmp_path / "b"), name]) == 0
     pulled = capsys.readouterr().out
     assert pulled.splitlines() == [f"Digest: {pushed.split()[2]}", name]
-    assert Store(tmp_path / "b").resolve(name) is not None
+    pulled_store = Store(tmp_path / "b")
+    assert pulled_store.resolve(name) is not None
+    top = chain_ids(pulled_store.image(name).config.diff_ids)[-1]  # unpacked, as docker pull
+    assert Snapshots(pulled_store.snapshots_dir).path(top).is_dir()

@@ -249,6 +249,50 @@ def test_import_applies_changes(
     assert len(obj["RootFS"]["Layers"]) == 1
 
 
+def _unpacked(root: str, name: str) -> Path:
+    """The snapshot dir of image ``name``'s top layer in the store at ``root``."""
+    from ocibuild.snapshot import Snapshots, chain_ids
+    from ocibuild.store import Store
+
+    store = Store(root)
+    top = chain_ids(store.image(name).config.diff_ids)[-1]
+    return Snapshots(store.snapshots_dir).path(top)
+
+
+def test_import_and_load_unpack_the_image(
+    imported: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As docker import/load: the first RUN of a build on it does not unpack it.
+    root, _ = imported
+    assert (_unpacked(root, "app:1") / "hello").read_bytes() == b"hi"
+    archive = tmp_path / "a.tar"
+    assert _run(capsys, "save", "--root", root, "-o", str(archive), "app:1")[0] == 0
+    other = str(tmp_path / "other")
+    assert _run(capsys, "load", "--root", other, "-q", "-i", str(archive)) == (0, "", "")
+    assert (_unpacked(other, "app:1") / "hello").read_bytes() == b"hi"
+
+
+def test_unpack_failure_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ocibuild.snapshot import Snapshots
+
+    def full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Snapshots, "ensure", full)
+    rootfs = tmp_path / "rootfs.tar"
+    rootfs.write_bytes(_rootfs_tar())
+    root = str(tmp_path / "store")
+    status, out, err = _run(capsys, "import", "--root", root, str(rootfs), "app:2")
+    assert status == 0 and out.startswith("sha256:")
+    assert err == (
+        "ocibuild: warning: image left packed ([Errno 28] No space left on device);"
+        " a build unpacks it when a RUN needs it\n"
+    )
+    assert not _unpacked(root, "app:2").exists()
+
+
 def test_import_refuses_build_instructions(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
