@@ -6,7 +6,8 @@ loop) raises ``RecursionError``, and a temp dir left that way could never be
 swept.  :func:`rmtree` walks with an explicit stack of directory fds instead,
 never follows a symlink (a symlink is unlinked, not entered), and removes
 what it can when ``ignore_errors`` is set.  Open fds are bounded by the depth
-of the tree plus one.
+of the tree plus one.  It returns the bytes of the files it removed (their
+sizes, each link counted), for callers that report reclaimed space.
 """
 
 from __future__ import annotations
@@ -21,20 +22,24 @@ __all__ = ["rmtree"]
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def rmtree(path: str | Path, *, ignore_errors: bool = False) -> None:
-    """Remove ``path`` and everything below it (a symlink ``path`` is unlinked)."""
+def rmtree(path: str | Path, *, ignore_errors: bool = False) -> int:
+    """Remove ``path`` and everything below it (a symlink ``path`` is unlinked);
+    the bytes of the files removed (with ``ignore_errors``, up to the error)."""
+    freed = [0]
     try:
-        _remove(Path(path))
+        _remove(Path(path), freed)
     except OSError:
         if not ignore_errors:
             raise
+    return freed[0]
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path, freed: list[int]) -> None:
     try:
         fd = os.open(path, _DIR)
     except OSError as err:
         if err.errno in (errno.ENOTDIR, errno.ELOOP):
+            freed[0] += path.lstat().st_size
             path.unlink()
             return
         raise
@@ -45,9 +50,10 @@ def _remove(path: Path) -> None:
         while pending:
             names = pending[-1]
             if names:
-                child = _open_dir(fd, names[-1])
+                child, size = _open_dir(fd, names[-1])
                 if child is None:
                     os.unlink(names.pop(), dir_fd=fd)
+                    freed[0] += size
                 else:
                     os.close(fd)
                     fd = child
@@ -69,9 +75,10 @@ def _names(fd: int) -> list[str]:
         return [entry.name for entry in entries]
 
 
-def _open_dir(parent: int, name: str) -> int | None:
-    """An fd for directory ``name`` of ``parent``; None when it is not a directory."""
+def _open_dir(parent: int, name: str) -> tuple[int | None, int]:
+    """An fd for directory ``name`` of ``parent``, or None and its size when
+    it is not a directory."""
     st = os.stat(name, dir_fd=parent, follow_symlinks=False)
     if not stat.S_ISDIR(st.st_mode):
-        return None
-    return os.open(name, _DIR, dir_fd=parent)
+        return None, st.st_size
+    return os.open(name, _DIR, dir_fd=parent), 0

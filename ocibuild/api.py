@@ -444,12 +444,14 @@ def prune(
     keep_storage: int | str | None = None,
     until: float | str | None = None,
 ) -> PruneReport:
-    """Trim the build cache, then delete blobs no image, gc root or record needs.
+    """Trim the build cache, then delete blobs no image, gc root or record needs,
+    and the unpacked snapshots of layers none of them keeps.
 
     ``until`` (seconds, or a Go duration such as ``"24h"``) drops records
     unused for longer; ``keep_storage`` (bytes, or ``"10GB"``) then drops the
     least recently used records until their layers fit.  Neither: only gc.
     """
+    from ocibuild.snapshot import Snapshots
     from ocibuild.store.cache_prune import PruneReport, parse_duration, parse_size, trim
 
     budget = parse_size(keep_storage) if isinstance(keep_storage, str) else keep_storage
@@ -462,7 +464,9 @@ def prune(
         if budget is not None or age is not None:
             dropped = trim(store.cache, keep_storage=budget, until=age).dropped
         forget(store)  # remembered rebuilds: a few hundred bytes each, made again by a build
-        return PruneReport(dropped, store.gc())
+        freed = store.gc()
+        freed += Snapshots(store.snapshots_dir).sweep(store.layer_diff_ids())
+        return PruneReport(dropped, freed)
 
 
 def source_date_epoch_from(environ: Mapping[str, str]) -> int | None:

@@ -34,7 +34,6 @@ from ocibuild.store.scratch import CACHE_MOUNT_PREFIX, sweep_scratch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
-    from pathlib import Path
     from typing import BinaryIO
 
     from ocibuild.executor.state import StageState
@@ -95,7 +94,7 @@ def commit_layer(
         if meter is not None:
             meter.finish(blob.descriptor.size)
         chain = chain_ids([*state.config.diff_ids, blob.diff_id])[-1]
-        _adopt(tmp, layers.snapshots.path(chain).parent)
+        layers.snapshots.adopt(tmp, chain, blob.diff_id)
     finally:
         if tmp.exists():
             rmtree(tmp)
@@ -127,14 +126,3 @@ class _MeteredWriter:
 
     def commit(self, expected: Digest | None = None) -> Descriptor:
         return self._writer.commit(expected)
-
-
-def _adopt(tmp: Path, dest: Path) -> None:
-    if dest.exists():
-        return
-    tmp.chmod(0o700)
-    try:
-        tmp.rename(dest)
-    except OSError:
-        if not dest.exists():
-            raise

@@ -3,6 +3,7 @@
 Owns the snapshot layout::
 
     <root>/<chain-id hex>/diff/     one layer, unpacked with overlay whiteouts
+    <root>/<chain-id hex>/layer     that layer's diff_id (what keeps it: ``sweep``)
     <root>/tmp-<owner>-XXXX/diff/   being unpacked; renamed into place when done
                                     (see ``scratch``: swept once its owner is gone)
 
@@ -28,6 +29,11 @@ have no such flag; nothing changes there.
 Two processes may unpack the same layer at once: the loser's rename fails
 because the name exists and it throws its copy away.  The uncompressed
 stream is hashed while it is unpacked and must match the diff_id.
+
+A snapshot is a copy of its layer blob, never the only one, so removing it
+is always safe (the next build that needs it unpacks the blob again).
+:meth:`Snapshots.sweep` (``ocibuild prune``) removes those whose layer no
+image or cache record keeps, which their ``layer`` file tells.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import errno
 import hashlib
 import io
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
@@ -48,9 +55,12 @@ from ocibuild.oci import Descriptor, Digest
 from ocibuild.store.scratch import scratch_dir
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
 __all__ = ["LayerRef", "Snapshots", "chain_ids", "mark_topdir"]
+
+#: A snapshot dir's name: the hex of its chain ID.
+_CHAIN = re.compile(r"[0-9a-f]{64}")
 
 
 class LayerRef(Protocol):
@@ -126,11 +136,46 @@ class Snapshots:
                     f"layer {layer.descriptor.digest}: uncompressed content is "
                     f"{digest}, expected diff_id {layer.diff_id}"
                 )
-            tmp.chmod(0o700)
-            _rename_if_absent(tmp, self.root / chain_id.hex)
+            self.adopt(tmp, chain_id, layer.diff_id)
         finally:
             if tmp.exists():
                 rmtree(tmp)
+
+    def adopt(self, tmp: Path, chain_id: Digest, diff_id: Digest) -> None:
+        """Make ``tmp`` (a :meth:`scratch` dir holding ``diff/``) the snapshot
+        ``chain_id`` of layer ``diff_id``; if another process got there first,
+        theirs stays and ``tmp`` is left for the caller to remove."""
+        dest = self.root / chain_id.hex
+        if dest.exists():
+            return
+        (tmp / "layer").write_text(f"{diff_id}\n")
+        tmp.chmod(0o700)
+        _rename_if_absent(tmp, dest)
+
+    def sweep(self, keep: Collection[Digest]) -> int:
+        """Remove every snapshot whose layer is not in ``keep`` (diff_ids), or
+        that does not say which layer it is (made before snapshots did); bytes
+        freed.
+
+        Only call it when no build runs (``Store.gc_lock``): a build's stage
+        may stand on a snapshot whose layer nothing keeps yet.
+        """
+        wanted = {str(diff_id) for diff_id in keep}
+        freed = 0
+        try:
+            paths = sorted(self.root.iterdir())
+        except FileNotFoundError:
+            return 0
+        for path in paths:
+            if not _CHAIN.fullmatch(path.name) or path.is_symlink() or not path.is_dir():
+                continue  # not a snapshot (temp dirs are sweep_scratch's)
+            try:
+                layer = (path / "layer").read_text().strip()
+            except OSError:
+                layer = ""
+            if layer not in wanted:
+                freed += rmtree(path, ignore_errors=True)
+        return freed
 
 
 def mark_topdir(path: Path) -> bool:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["children", "reachable", "read_extra_roots", "sweep_blobs", "sweep_tmp"]
 
+_CONFIGS = frozenset({mediatypes.OCI_CONFIG, mediatypes.DOCKER_CONFIG})
+
 #: Temp files younger than this are never removed (their writer may not hold its lock yet).
 TMP_GRACE_SECONDS = 60.0
 
@@ -45,8 +47,15 @@ def children(descriptor: Descriptor, data: bytes) -> tuple[Descriptor, ...]:
     return ()
 
 
-def reachable(roots: Iterable[Descriptor], read: Callable[[Digest], bytes | None]) -> set[Digest]:
-    """Every digest reachable from ``roots``; ``read`` returns a blob or ``None`` if absent."""
+def reachable(
+    roots: Iterable[Descriptor],
+    read: Callable[[Digest], bytes | None],
+    configs: list[Descriptor] | None = None,
+) -> set[Digest]:
+    """Every digest reachable from ``roots``; ``read`` returns a blob or ``None`` if absent.
+
+    The image config descriptors met on the way are appended to ``configs``.
+    """
     seen: set[Digest] = set()
     stack = list(roots)
     while stack:
@@ -54,6 +63,8 @@ def reachable(roots: Iterable[Descriptor], read: Callable[[Digest], bytes | None
         if descriptor.digest in seen:
             continue
         seen.add(descriptor.digest)
+        if configs is not None and descriptor.media_type in _CONFIGS:
+            configs.append(descriptor)
         if descriptor.media_type in mediatypes.INDEXES | mediatypes.MANIFESTS:
             data = read(descriptor.digest)
             if data is not None:

@@ -343,6 +343,20 @@ class Store:
             sweep_scratch(self.cache_mounts_dir, CACHE_MOUNT_PREFIX)
             return freed + _gc.sweep_tmp(self.tmp_dir)
 
+    def layer_diff_ids(self) -> set[Digest]:
+        """The diff_id of every layer an image, gc root or build cache record keeps."""
+        configs: list[Descriptor] = []
+        roots = [*self.index().manifests, *self.extra_roots()]
+        _gc.reachable(roots, self._read_if_present, configs)
+        found: set[Digest] = set()
+        for descriptor in configs:
+            data = self._read_if_present(descriptor.digest)
+            with contextlib.suppress(UserError):  # unreadable: its snapshots go (a copy only)
+                found.update(ImageConfig.from_json(data or b"").diff_ids)
+        if self.cache_path.exists():
+            found.update(r.diff_id for r in self.cache.records() if r.diff_id is not None)
+        return found
+
     def _cache_roots(self) -> list[Descriptor]:
         """Every layer a build cache record names (none if there is no cache yet)."""
         return self.cache.layers() if self.cache_path.exists() else []

@@ -177,3 +177,35 @@ def _wait_for_pin(root: Path, build: subprocess.Popen[bytes]) -> None:
         assert build.poll() is None, "the build ended before it pinned anything"
         assert time.monotonic() < deadline, "the build never pinned its layers"
         time.sleep(0.02)
+
+
+def _snapshots(root: Path) -> set[str]:
+    return {p.name for p in (root / "ocibuild" / "snapshots").iterdir() if len(p.name) == 64}
+
+
+def test_prune_removes_the_snapshots_of_dead_layers(
+    tmp_path: Path, context: Path, busybox_rootfs: Path
+) -> None:
+    """Unpacked layers live as long as an image or a cache record keeps their
+    layer: rmi + prune --keep-storage 0 gives their disk back, keeps the
+    base's, and the store is clean and builds again."""
+    root = _store(tmp_path, "store", busybox_rootfs)
+    base = _snapshots(root)
+    assert len(base) == 1  # import unpacked it, as docker import does
+    proc = _cli(root, "build", "-q", "-t", "app", str(context))
+    assert proc.returncode == 0, proc.stderr
+    built = _snapshots(root)
+    assert base < built and len(built) == 3  # the COPY and RUN layers
+    assert _cli(root, "prune").returncode == 0
+    assert _snapshots(root) == built  # image and records keep them
+    assert _cli(root, "rmi", "app").returncode == 0
+    assert _cli(root, "prune").returncode == 0
+    assert _snapshots(root) == built  # records still keep them
+    pruned = _cli(root, "prune", "--keep-storage", "0")
+    assert pruned.returncode == 0, pruned.stderr
+    assert _snapshots(root) == base
+    reclaimed = pruned.stdout.splitlines()[-1]
+    # the COPY layer's blob (4 MiB, gzip cannot shrink random bytes) and its snapshot
+    assert reclaimed.startswith("Total reclaimed space: 8.") and reclaimed.endswith("MB")
+    assert _fsck(root)["clean"]
+    assert _build_id(root, context).startswith("sha256:")
