@@ -52,7 +52,7 @@ from ocibuild.errors import DigestMismatch, out_of_space
 from ocibuild.layer.blob import LayerStore, open_layer_tar
 from ocibuild.layer.extract import apply_layer
 from ocibuild.oci import Descriptor, Digest
-from ocibuild.store.scratch import scratch_dir
+from ocibuild.store.scratch import PREFIX, owned_name, scratch_dir
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -174,7 +174,13 @@ class Snapshots:
             except OSError:
                 layer = ""
             if layer not in wanted:
-                freed += rmtree(path, ignore_errors=True)
+                # Renamed first: a half-removed snapshot must never be found
+                # under its chain ID; a temp dir left half-removed (out of
+                # fds, a file only the user namespace may remove) is swept
+                # like any other whose owner is gone.
+                doomed = self.root / owned_name(PREFIX)
+                path.rename(doomed)
+                freed += rmtree(doomed, ignore_errors=True)
         return freed
 
 

@@ -38,6 +38,8 @@ def test_sweep_keeps_kept_layers_and_removes_the_rest(tmp_path: Path) -> None:
     assert not (snapshots.root / dead.hex).exists()
     assert not (snapshots.root / legacy.hex).exists()
     assert being_made.is_dir() and stranger.is_dir()
+    left = sorted(path.name for path in snapshots.root.iterdir())
+    assert left == sorted([kept.hex, being_made.name, "notes"])  # no half-removed leftovers
 
 
 def test_sweep_of_a_missing_root_frees_nothing(tmp_path: Path) -> None:
