@@ -11,7 +11,9 @@ lives under the step's temp dir, so nothing of a mount outlives the step
 * cache: ``<store>/ocibuild/cache-mounts/<id>``, made with mode/uid/gid on
   first use (seeded from ``from=``/``source`` if given) and kept across
   builds (made as ``cache-mounts/%new-<owner>`` and renamed, see
-  ``store.scratch``).  ``locked`` holds an flock for the whole step;
+  ``store.scratch``; ``cache-mounts/`` is ``chattr +T`` as the snapshots
+  root is, so a cache's many small files do not land among recently
+  deleted inodes).  ``locked`` holds an flock for the whole step;
   ``private`` uses a fresh temp dir while another step holds the cache;
   ``shared`` takes no lock.
 * tmpfs: a tmpfs at the target.
@@ -139,7 +141,11 @@ def _new_cache(path: Path, mount: CacheMount, inputs: MountInputs) -> None:
     """Make the cache dir atomically (seeded from ``from=`` if given), owned as asked."""
     # Named after this process (a SIGKILLed build's is swept by the next build
     # or gc) and unique per call: stages building in parallel threads share it.
+    from ocibuild.snapshot.snapshots import mark_topdir
+
     temp = path.with_name(owned_name(CACHE_MOUNT_PREFIX))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mark_topdir(path.parent)  # each cache dir placed as a hierarchy of its own (004)
     if mount.from_ is not None:
         tree, keep_owner = inputs.tree(mount.from_)
         _copy_tree(tree, clean_inside(mount.source), temp, keep_owner)

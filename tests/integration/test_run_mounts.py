@@ -10,12 +10,15 @@ import tarfile
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers.fsflags import flags_of
 
 from ocibuild import api
+from ocibuild._linux.fsflags import FS_TOPDIR_FL
 from ocibuild.errors import StepFailed, UserError
 from ocibuild.executor.base import image_state
 from ocibuild.layer import open_layer_tar
 from ocibuild.snapshot import RootView, Snapshots
+from ocibuild.snapshot.snapshots import mark_topdir
 from ocibuild.store import Store
 
 if TYPE_CHECKING:
@@ -91,6 +94,8 @@ def test_cache_persists_across_builds(b: Builder) -> None:
     assert b.rootfs(result).read_text("/seen") == "kept\n"
     assert "c" not in b.layer_names(result)
     assert (b.root / "ocibuild" / "cache-mounts" / "t-persist" / "f").is_file()
+    if mark_topdir(b.root):  # the file system has the flag: cache dirs spread as snapshots do
+        assert flags_of(b.root / "ocibuild" / "cache-mounts") & FS_TOPDIR_FL
     locked = b.build(text.format("persist,sharing=locked", "cat /c/f > /seen2"))
     assert b.rootfs(locked).read_text("/seen2") == "kept\n"
 

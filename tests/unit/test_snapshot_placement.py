@@ -7,18 +7,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from helpers.fsflags import flags_of
 
-from ocibuild._linux.fsflags import FS_TOPDIR_FL, get_flags
+from ocibuild._linux.fsflags import FS_TOPDIR_FL
 from ocibuild.snapshot.snapshots import Snapshots, mark_topdir
 from ocibuild.store.scratch import PREFIX
-
-
-def _flags(path: Path) -> int:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        return get_flags(fd)
-    finally:
-        os.close(fd)
 
 
 def _needs_topdir(path: Path) -> None:
@@ -32,22 +25,22 @@ def test_scratch_marks_the_root_once_and_not_its_children(tmp_path: Path) -> Non
     first = snapshots.scratch()
     assert first.parent == snapshots.root
     assert first.name.startswith(PREFIX)
-    assert _flags(snapshots.root) & FS_TOPDIR_FL
-    assert not _flags(first) & FS_TOPDIR_FL  # not inherited: only the root spreads
+    assert flags_of(snapshots.root) & FS_TOPDIR_FL
+    assert not flags_of(first) & FS_TOPDIR_FL  # not inherited: only the root spreads
     second = snapshots.scratch()
     assert second != first
     assert second.is_dir()
 
 
-def test_mark_topdir_keeps_the_other_flags(tmp_path: Path) -> None:
+def test_mark_topdir_keeps_the_otherflags_of(tmp_path: Path) -> None:
     _needs_topdir(tmp_path)
     target = tmp_path / "d"
     target.mkdir()
-    before = _flags(target)
+    before = flags_of(target)
     assert mark_topdir(target)
-    assert _flags(target) == before | FS_TOPDIR_FL
+    assert flags_of(target) == before | FS_TOPDIR_FL
     assert mark_topdir(target)  # already set: still fine
-    assert _flags(target) == before | FS_TOPDIR_FL
+    assert flags_of(target) == before | FS_TOPDIR_FL
 
 
 def test_mark_topdir_is_only_a_hint(tmp_path: Path) -> None:
