@@ -27,6 +27,7 @@ import json
 import os
 import stat
 import time
+from json.encoder import encode_basestring_ascii as _quote
 from typing import TYPE_CHECKING, Protocol
 
 from ocibuild._record import field, record
@@ -55,6 +56,13 @@ _CHUNK = 1 << 20
 
 _Record = list[str | int]
 _ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
+def file_line(landing: str, mode: int, uid: int, gid: int, digest: str) -> bytes:
+    """The line of a regular file, as ``_ENCODER`` writes ``["file", ...]`` (the
+    same bytes, a test checks), formatted directly: a COPY of 10,000 files
+    spent a third of its checksum in the encoder's Python wrapper."""
+    return f'["file",{_quote(landing)},{mode},{uid},{gid},"{digest}"]\n'.encode("ascii")
 
 
 class StatCache(Protocol):
@@ -180,7 +188,9 @@ class _Walker:
         if st.st_nlink > 1:
             self.links[key] = landing
         digest = self.content(path, st)
-        self.emit(["file", landing, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, digest])
+        self.hasher.update(
+            file_line(landing, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, digest)
+        )
 
     def content(self, path: str, st: os.stat_result) -> str:
         """The sha256 of a regular file: from the stat cache, else read (and cached)."""

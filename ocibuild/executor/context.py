@@ -12,6 +12,7 @@ through symlinks) into a temp dir owned by the caller's ``ExitStack``.
 
 from __future__ import annotations
 
+import os
 import stat
 from contextlib import ExitStack
 from pathlib import Path
@@ -22,7 +23,6 @@ from ocibuild.dockerfile.ignore import IgnoreRules
 from ocibuild.errors import ContextError
 
 if TYPE_CHECKING:
-    import os
     from types import TracebackType
 
 __all__ = ["BuildContext", "resolve_in_root"]
@@ -120,19 +120,25 @@ class BuildContext:
         named = tmp / dockerfile if dockerfile else None
         return cls(tmp, IgnoreRules.for_dockerfile(tmp, named), owned)
 
-    def _real(self, path: str) -> Path:
+    def _host(self, path: str) -> str:
+        """The host path of context path ``path`` (as text: the COPY checksum
+        of a many-file source asks for thousands, and a ``Path`` each cost
+        more than the ``lstat``)."""
         rel = path.strip("/")
         if rel and self.ignore.excluded(rel):
             raise FileNotFoundError(f"{path} is excluded by .dockerignore")
-        return self.root / rel if rel else self.root
+        root = str(self.root)
+        return f"{root.rstrip('/')}/{rel}" if rel else root
+
+    def _real(self, path: str) -> Path:
+        return Path(self._host(path))
 
     def lstat(self, path: str) -> os.stat_result:
-        return self._real(path).lstat()
+        return os.lstat(self._host(path))
 
     def listdir(self, path: str) -> list[str]:
-        real = self._real(path)
         base = path.strip("/")
-        names = sorted(p.name for p in real.iterdir())
+        names = sorted(os.listdir(self._host(path)))  # noqa: PTH208 (names only: no Path each)
         return [n for n in names if not self.ignore.excluded(f"{base}/{n}".lstrip("/"))]
 
     def open(self, path: str) -> BinaryIO:

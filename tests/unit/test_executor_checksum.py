@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from ocibuild.dockerfile.ignore import IgnoreRules
 from ocibuild.errors import ContextError
-from ocibuild.executor.checksum import RACY_NS, sources_checksum
+from ocibuild.executor.checksum import RACY_NS, file_line, sources_checksum
 from ocibuild.executor.context import BuildContext
 from ocibuild.executor.sources import ViewTree
 from ocibuild.snapshot import RootView
@@ -315,3 +316,14 @@ def test_with_the_real_cache_db(ctx: Path, tmp_path_factory: pytest.TempPathFact
         )
     finally:
         db.close()
+
+
+@pytest.mark.parametrize(
+    "landing",
+    ["/app/a.txt", '/q"uote', "/back\\slash", "/tab\there", "/ünï", "/emoji-\U0001f600", "/\x7f"],
+)
+def test_file_line_is_the_json_encoders_bytes(landing: str) -> None:
+    # Cache keys must not move: the direct formatting writes what json wrote.
+    record = ["file", landing, 0o4755, 1000, 0, "ab" * 32]
+    expected = json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n"
+    assert file_line(landing, 0o4755, 1000, 0, "ab" * 32) == expected.encode("ascii")
