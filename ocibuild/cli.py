@@ -27,7 +27,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ocibuild._cli_args import BuildArgs, parse_build_args
 from ocibuild.errors import StoreError, UserError, is_out_of_space
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ocibuild.executor.options import BuildResult
     from ocibuild.progress import Event
 
-__all__ = ["main", "parser"]
+__all__ = ["main", "parser", "run"]
 
 PROG = "ocibuild"
 Handler = Callable[[argparse.Namespace], "int | _cli_store.Outcome"]
@@ -60,6 +60,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_list[0] in _ROOTLESS_COMMANDS and os.geteuid() != 0:
         return _run(_in_user_namespace(handler), ns)
     return _run(handler, ns)
+
+
+def run(argv: Sequence[str] | None = None) -> NoReturn:
+    """The ``ocibuild`` program: :func:`main`, then exit at once.
+
+    By the time ``main`` returns, every command has closed what it opened
+    (mounts, temp dirs, stage threads: all owned by ``with``/``ExitStack``).
+    What a normal interpreter exit would still do is tear down ~120 modules
+    and close the cache database, whose last close checkpoints its WAL with
+    three fdatasyncs: about 10 ms of a one-file-edit rebuild's 85 ms.  The
+    WAL left behind is SQLite's ordinary state; the next open uses it.  Only
+    when a thread other than daemons is still alive, or standard output
+    cannot be flushed (a closed pipe), does the exit go the normal way.
+    """
+    _leave(main(argv))
+
+
+def _leave(status: int) -> NoReturn:
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        sys.exit(status)
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not _MAIN):
+        sys.exit(status)
+    os._exit(status)
+
+
+_MAIN = threading.main_thread()
 
 
 def _in_user_namespace(handler: Handler) -> Handler:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from helpers.cases import BuildCase
 
 DOCKER = "/usr/bin/docker"
-OCIBUILD_CLI = "import sys; from ocibuild.cli import main; sys.exit(main(sys.argv[1:]))"
+OCIBUILD_CLI = "import sys; from ocibuild.cli import run; run(sys.argv[1:])"
 
 
 class BuildFailedError(AssertionError):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tarfile
 from typing import TYPE_CHECKING
 
@@ -433,15 +435,11 @@ def test_command_module_table_names_each_modules_commands() -> None:
 def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path) -> None:
     """``ocibuild images | head -1`` with many lines: exit 0, no traceback (it was an OSError
     handler's re-raise once a disk-full case was added before the broken-pipe one)."""
-    import subprocess
-    import sys
-
     code = (
-        "import sys\n"
         "from ocibuild import cli\n"
         "from ocibuild._cli_store import Outcome\n"
         "lines = tuple(f'line {i}' for i in range(200000))\n"
-        "sys.exit(cli._run(lambda ns: Outcome(out=lines), None))\n"
+        "cli._leave(cli._run(lambda ns: Outcome(out=lines), None))\n"
     )
     proc = subprocess.run(
         f'{sys.executable} -c "$CODE" | head -1',
@@ -453,3 +451,17 @@ def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path) -> None:
     )
     assert proc.stdout == "line 0\n"
     assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_the_program_flushes_its_output_and_keeps_the_status(tmp_path: Path) -> None:
+    # cli.run leaves by os._exit: what main printed must still arrive, with its status.
+    def program(*argv: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "ocibuild", "--root", str(tmp_path), *argv]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    images = program("images")
+    assert (images.returncode, images.stderr) == (0, "")
+    assert images.stdout.split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    missing = program("inspect", "nope")
+    assert (missing.returncode, missing.stdout) == (1, "[]\n")
+    assert missing.stderr == "ocibuild: no such image: nope\n"
