@@ -283,7 +283,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     Making all sixteen costs ~12 ms of a cache-hit build (argparse looks up
     translations for every help string), for parsers a run never uses.
     """
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Build OCI images from Dockerfiles, without a daemon.",
         epilog="With no command, the arguments are those of `ocibuild build`.",
@@ -291,7 +291,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action=_VersionAction, help="show program's version number and exit"
     )
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     target: Any = sub if only is None else _OneCommand(sub, only)
     _add_build(target)
     parent = _common_parent()
@@ -306,7 +306,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
 class _OneCommand:
     """Subparsers that make the parser of one command; the others' adders get a no-op."""
 
-    def __init__(self, sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
+    def __init__(self, sub: argparse._SubParsersAction[_Parser], name: str) -> None:
         self._sub, self._name = sub, name
 
     def add_parser(self, name: str, **kwargs: Any) -> Any:
@@ -359,8 +359,48 @@ def _version() -> str:
         return "unknown"
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help formatter, as wide as it would make itself ($COLUMNS, else
+    the terminal, else 80 columns, less 2), found without ``shutil``: argparse
+    makes a formatter on every ``add_argument`` (to check the metavar), and
+    each imported ``shutil`` (with bz2 and lzma) and asked the terminal, 2 ms
+    of every run."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        width = _help_width() if width is None else width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _help_width() -> int:
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    stdout = sys.__stdout__
+    if columns <= 0 and stdout is not None:
+        try:
+            columns = os.get_terminal_size(stdout.fileno()).columns
+        except (ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that formats with :class:`_HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def _common_parent() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _Parser(add_help=False)
     parent.add_argument(
         "--root",
         metavar="DIR",
