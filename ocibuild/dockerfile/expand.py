@@ -17,7 +17,6 @@ pattern-matching helpers live in :mod:`ocibuild.dockerfile._shellpattern`.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import unicodedata
@@ -360,6 +359,8 @@ class _Expander:
 
     def mount(self, spec: str) -> str:
         """Expand each ``key=value`` value of a ``--mount`` spec (a CSV line)."""
+        import csv  # only RUN --mount needs it: not imported by every build
+
         fields = next(csv.reader([spec]), [])
         out = []
         for field in fields:

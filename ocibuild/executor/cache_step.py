@@ -19,7 +19,6 @@ overrides everything.  Key parts are :mod:`ocibuild.executor.step_key`'s.
 
 from __future__ import annotations
 
-import datetime as _dt
 import time
 from typing import TYPE_CHECKING
 
@@ -168,10 +167,11 @@ def _record(key: CacheKey, new: StageState) -> CacheRecord:
     )
 
 
-def _parse(created: str) -> _dt.datetime:
+def _order(created: str) -> tuple[str, int]:
+    """A sort key for an RFC 3339 UTC time as ``format_timestamp`` writes it (fixed
+    width up to the seconds, then an optional fraction): to the microsecond."""
     head, dot, frac = created.removesuffix("Z").partition(".")
-    text = head + (("." + frac[:6].ljust(6, "0")) if dot else "")
-    return _dt.datetime.fromisoformat(text).replace(tzinfo=_dt.UTC)
+    return head, int(frac[:6].ljust(6, "0")) if dot else 0
 
 
 def _own_layer_times(state: StageState) -> list[str]:
@@ -195,7 +195,7 @@ def image_created(
         stamp = format_timestamp(epoch)
     else:
         layered = _own_layer_times(state)
-        stamp = max(layered, key=_parse) if layered else format_timestamp(clock())
+        stamp = max(layered, key=_order) if layered else format_timestamp(clock())
     history = tuple(
         replace(e, created=stamp) if i >= state.own_history and e.empty_layer else e
         for i, e in enumerate(state.history)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -213,6 +212,8 @@ def _copy_entry(
     elif stat.S_ISLNK(st.st_mode):
         dest.symlink_to(tree.readlink(src))
     elif stat.S_ISREG(st.st_mode):
+        import shutil  # bind and cache mounts seeded from a tree only: not every build's
+
         with tree.open(src) as fin, dest.open("xb") as fout:
             shutil.copyfileobj(fin, fout)
     else:

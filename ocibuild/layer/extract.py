@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import stat
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
@@ -313,6 +312,8 @@ class _Unpacker:
         if st is None or (is_dir and stat.S_ISDIR(st.st_mode)):
             return st
         if stat.S_ISDIR(st.st_mode):
+            import shutil  # rare (a layer replacing a directory): kept off every build's imports
+
             shutil.rmtree(name, dir_fd=parent)
         else:
             os.unlink(name, dir_fd=parent)

@@ -11,7 +11,6 @@ everything else is left raw for the executor.
 
 from __future__ import annotations
 
-import csv
 import re
 from typing import TYPE_CHECKING
 
@@ -220,6 +219,8 @@ def _refs(instr: Instruction) -> list[str]:
 
 def mount_from(spec: str) -> str | None:
     """The raw ``from=`` value of a ``--mount`` spec, if it has one."""
+    import csv  # only RUN --mount needs it: not imported by every build
+
     for item in next(csv.reader([spec]), []):
         key, sep, value = item.partition("=")
         if sep and key.strip().lower() == "from":

@@ -49,3 +49,17 @@ def test_a_build_without_run_does_not_load_the_run_machinery(tmp_path: Path) -> 
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_copy_build_from_the_command_line_skips_the_needless_stdlib(tmp_path: Path) -> None:
+    # Each of these cost a rebuild 0.3-2.5 ms of start-up (docs/performance.md):
+    # shutil (with bz2 and lzma) came from argparse's help width, csv from --mount parsing.
+    ctx, root = _context(tmp_path), tmp_path / "store"
+    code = (
+        "import sys; ready = set(sys.modules); from ocibuild import cli; "  # less site's
+        f"status = cli.main(['--root', {str(root)!r}, 'build', '-q', {str(ctx)!r}]); "
+        "print(status, sorted(m for m in ('shutil', 'bz2', 'lzma', 'csv', 'tempfile', "
+        "'concurrent.futures', 'logging', 'random') if m in set(sys.modules) - ready))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.splitlines()[-1] == "0 []"
