@@ -420,8 +420,12 @@ def unpack_image(store: Store, ref: str | Descriptor) -> str | None:
     run when a build's first RUN stands on it, instead of that build paying
     for the unpacking.  Best effort: the image is already stored and a build
     unpacks whatever is missing, so a failure (no manifest for this platform,
-    no space) comes back as a one-line reason, not an exception.
+    no space) comes back as a one-line reason, not an exception.  Only as
+    root: a non-root user's build unpacks in its user namespace, where files
+    can be given their owners, and a snapshot unpacked outside it could not.
     """
+    if os.geteuid() != 0:
+        return None
     from ocibuild.executor.base import image_state
     from ocibuild.snapshot import Snapshots
     from ocibuild.store import ImageNotFoundError

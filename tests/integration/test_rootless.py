@@ -98,6 +98,18 @@ def test_rootless_build_gives_the_image_root_builds(
     assert image.config["config"]["User"] == "1000"
 
 
+def test_rootless_import_leaves_the_unpacking_to_the_namespace(user: RootlessUser) -> None:
+    """Root's import unpacks the image; the user's cannot give files their owners
+    outside the namespace, so its build unpacks them there instead."""
+    store = user.home / "import-only"
+    _ok(
+        user.ocibuild(
+            "import", str(user.home / "busybox.tar"), "busybox:latest", "--root", str(store)
+        )
+    )
+    assert [p.name for p in (store / "ocibuild" / "snapshots").iterdir()] == []
+
+
 def test_rootless_files_belong_to_the_user_and_its_subordinate_ids(
     user: RootlessUser, context: Path
 ) -> None:
