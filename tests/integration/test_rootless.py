@@ -98,7 +98,9 @@ def test_rootless_build_gives_the_image_root_builds(
     assert image.config["config"]["User"] == "1000"
 
 
-def test_rootless_import_leaves_the_unpacking_to_the_namespace(user: RootlessUser) -> None:
+def test_rootless_import_leaves_the_unpacking_to_the_namespace(
+    user: RootlessUser, context: Path
+) -> None:
     """Root's import unpacks the image; the user's cannot give files their owners
     outside the namespace, so its build unpacks them there instead."""
     store = user.home / "import-only"
