@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 
-from ocibuild.errors import ContextError, DockerfileError, SourceSpan, UserError
+from ocibuild.errors import ContextError, DockerfileError, SourceSpan, StoreError, UserError
 from ocibuild.export.names import image_names
 from ocibuild.export.outputs import OutputError, OutputSpec, parse_output
 
@@ -437,7 +437,7 @@ def unpack_image(store: Store, ref: str | Descriptor) -> str | None:
             Snapshots(store.snapshots_dir).ensure(store, layers)
     except ImageNotFoundError:
         return None  # no manifest for this platform: nothing a build here would run
-    except (OSError, UserError) as err:
+    except (OSError, UserError, StoreError) as err:  # a full disk is a NoSpaceError
         return f"image left packed ({err}); a build unpacks it when a RUN needs it"
     return None
 

@@ -67,8 +67,9 @@ def _fill(mount: Path, free_mb: int) -> None:
     (mount / "filler").unlink(missing_ok=True)
     st = os.statvfs(mount)
     free = st.f_bavail * st.f_frsize
-    need = max(0, free - free_mb * MB)
-    subprocess.run(["fallocate", "-l", str(need), str(mount / "filler")], check=True)
+    need = free - free_mb * MB
+    if need > 0:  # fallocate refuses a length of 0
+        subprocess.run(["fallocate", "-l", str(need), str(mount / "filler")], check=True)
 
 
 def _copy_case(size_mb: int) -> Callable[[Env, Path, Path], tuple[str, ...]]:
@@ -108,10 +109,11 @@ def _load_big(env: Env, store: Path, work: Path) -> tuple[str, ...]:
 
 
 def _unpack_big(env: Env, store: Path, work: Path) -> tuple[str, ...]:
+    """Room for the 12 MB blob, not for its unpacked copy: the load stores the
+    image and warns that it left it packed; the build's RUN then has to unpack."""
     proc = env.ocibuild(store, "load", "-i", str(_big_archive(env, work, 12)))
-    if proc.returncode != 0:
-        raise RuntimeError(f"load: {proc.stderr.strip()}")
-    _fill(store.parent, 8)
+    if proc.returncode != 0 or "warning: image left packed" not in proc.stderr:
+        raise RuntimeError(f"load: exit {proc.returncode}: {proc.stderr.strip()}")
     ctx = sc.context(work / "ctx-unpack", "FROM big:1\nRUN true\n")
     return ("build", str(ctx))
 
@@ -126,7 +128,7 @@ CASES = (
     ),
     _Case("RUN dd of 64 MB", 28, _run_dd, "exit code: 1"),
     _Case("load of a 40 MB layer", 28, _load_big, "no space left on device while writing a blob"),
-    _Case("unpacking a 12 MB layer", 28, _unpack_big, "no space left on device while unpacking"),
+    _Case("unpacking a 12 MB layer", 20, _unpack_big, "no space left on device while unpacking"),
 )
 
 

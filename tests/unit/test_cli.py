@@ -14,7 +14,7 @@ import pytest
 from ocibuild import cli
 from ocibuild._cli_args import UsageError, parse_build_arg_list, parse_build_args, parse_secret
 from ocibuild._cli_format import human_duration, human_size, table
-from ocibuild.errors import StepFailed, StoreError
+from ocibuild.errors import StepFailed, StoreError, out_of_space
 from ocibuild.export.outputs import OutputError, OutputSpec, parse_output
 
 if TYPE_CHECKING:
@@ -280,7 +280,8 @@ def test_unpack_failure_is_a_warning(
     from ocibuild.snapshot import Snapshots
 
     def full(*_: object) -> None:
-        raise OSError(28, "No space left on device")
+        with out_of_space("unpacking a layer"):  # as Snapshots does
+            raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(Snapshots, "ensure", full)
     rootfs = tmp_path / "rootfs.tar"
@@ -289,8 +290,8 @@ def test_unpack_failure_is_a_warning(
     status, out, err = _run(capsys, "import", "--root", root, str(rootfs), "app:2")
     assert status == 0 and out.startswith("sha256:")
     assert err == (
-        "ocibuild: warning: image left packed ([Errno 28] No space left on device);"
-        " a build unpacks it when a RUN needs it\n"
+        "ocibuild: warning: image left packed (no space left on device while unpacking"
+        " a layer); a build unpacks it when a RUN needs it\n"
     )
     assert not _unpacked(root, "app:2").exists()
 
