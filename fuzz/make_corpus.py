@@ -7,7 +7,8 @@
 seeds are small archives: an ordinary tree, and the hostile shapes of issue 7
 (``../`` and absolute names, a symlink then a write through it, hard links
 out, device nodes, whiteouts aimed outside, long PAX names), plain, gzip
-(and bzip2/xz for ADD).  Crash inputs found later are added by hand as
+(and bzip2/xz for ADD); ``load`` seeds are one small image as each archive
+format ``ocibuild load`` reads.  Crash inputs found later are added by hand as
 ``crash-*`` files and are never overwritten.
 """
 
@@ -97,6 +98,46 @@ def _archives() -> dict[str, bytes]:
     }
 
 
+def _images() -> dict[str, bytes]:
+    """``load`` seeds: one small image as an OCI layout, a Docker 25 archive
+    (OCI layout + manifest.json) and an old docker-save archive (a dir per
+    layer, ``repositories``)."""
+    import json
+    import tempfile
+
+    from ocibuild.export import ArchiveImage, import_rootfs, write_archive
+    from ocibuild.oci import Platform
+    from ocibuild.store import Store
+
+    d, r = tarfile.DIRTYPE, tarfile.REGTYPE
+    rootfs = _tar([(_entry("etc/", d, mode=0o755), b""), (_entry("etc/hostname", r), b"fuzz\n")])
+    found: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(tmp)
+        manifest = import_rootfs(
+            store, io.BytesIO(rootfs), changes=['CMD ["sh"]'], source="fuzz",
+            platform=Platform.parse("linux/amd64"), created=0,
+        )  # fmt: skip
+        image = ArchiveImage(store.image(manifest), ("fuzz:1",))
+        for name, docker in (("oci", False), ("docker", True)):
+            out = io.BytesIO()
+            write_archive(store, [image], out, docker=docker)
+            found[name] = out.getvalue()
+        config = store.read_blob(image.image.config_desc)
+        config_hex = image.image.config_desc.digest.hex
+        old = [
+            (_entry(f"{config_hex}.json"), config),
+            (_entry("l1/", d, mode=0o755), b""),
+            (_entry("l1/layer.tar"), rootfs),
+            (_entry("manifest.json"), json.dumps([{
+                "Config": f"{config_hex}.json", "RepoTags": ["fuzz:1"], "Layers": ["l1/layer.tar"],
+            }]).encode()),
+            (_entry("repositories"), b'{"fuzz":{"1":"l1"}}'),
+        ]  # fmt: skip
+        found["docker-old"] = _tar(old)
+    return found
+
+
 def _write(target: str, name: str, data: bytes) -> None:
     folder = CORPUS / target
     folder.mkdir(parents=True, exist_ok=True)
@@ -121,6 +162,9 @@ def main() -> None:
     _write("add", "tree.tar.bz2", bz2.compress(tree))
     _write("add", "tree.tar.xz", lzma.compress(tree))
     _write("layer", "tree.tar.zst", _zstd(tree))
+    for name, data in _images().items():
+        _write("load", name + ".tar", data)
+    _write("load", "docker.tar.gz", gzip.compress(_images()["docker"], mtime=0))
 
 
 def _zstd(data: bytes) -> bytes:

@@ -80,16 +80,18 @@ with _instrumented():
         process_words,
     )
     from ocibuild.dockerfile.ignore import IgnoreRules, clean_path
-    from ocibuild.errors import UserError
+    from ocibuild.errors import StoreError, UserError
     from ocibuild.executor.add import extract_archive, is_archive
     from ocibuild.executor.upper import Upper
+    from ocibuild.export.load import load_archive
     from ocibuild.layer.compress import decompressed
     from ocibuild.layer.extract import apply_layer
     from ocibuild.oci import Platform
     from ocibuild.plan import plan
     from ocibuild.snapshot import RootView
+    from ocibuild.store import Store
 
-__all__ = ["TARGETS", "add", "expand", "ignore", "layer", "main", "parser"]
+__all__ = ["TARGETS", "add", "expand", "ignore", "layer", "load", "main", "parser"]
 
 _ENV = {"A": "1", "B": "two words", "EMPTY": "", "P": "/usr/bin", "Q": "'\"$"}
 _PLATFORM = Platform.parse("linux/amd64")
@@ -213,14 +215,27 @@ def add(data: bytes) -> None:
             extract_archive(stream, upper, "/dest", None)
 
 
+def load(data: bytes) -> None:
+    """An archive for ``ocibuild load`` (OCI layout, Docker 25 or old docker-save;
+    plain or compressed) into a fresh store: loaded, or refused with one error
+    and no name tagged (nothing is tagged unless the whole archive is good)."""
+    with _scratch_dest() as dest:
+        store = Store(dest / "store")
+        try:
+            load_archive(store, io.BytesIO(data))
+        except (UserError, StoreError):
+            assert not store.refs(), f"a refused archive left names: {store.refs()}"
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "parser": parser,
     "expand": expand,
     "ignore": ignore,
     "layer": layer,
     "add": add,
+    "load": load,
 }
-_ARCHIVE_TARGETS = frozenset({"layer", "add"})
+_ARCHIVE_TARGETS = frozenset({"layer", "add", "load"})
 
 
 def main(argv: list[str]) -> int:

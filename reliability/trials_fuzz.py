@@ -35,6 +35,7 @@ _WHAT = {
     "ignore": ".dockerignore patterns x paths, vs a reference matcher",
     "layer": "layer blobs (tar, gzip, zstd) -> apply_layer",
     "add": "ADD archives (tar, gzip, bzip2, xz) -> extract_archive",
+    "load": "image archives (OCI, Docker 25, old docker-save) -> load_archive",
 }
 
 

@@ -26,7 +26,7 @@ from helpers.prereq import REPO, unavailable
 if TYPE_CHECKING:
     from pathlib import Path
 
-TARGETS = ("parser", "expand", "ignore", "layer", "add")
+TARGETS = ("parser", "expand", "ignore", "layer", "add", "load")
 SECONDS = 8
 RUNS = 50_000
 ARTIFACTS = REPO / "fuzz" / "artifacts"
