@@ -13,7 +13,9 @@ meaning depends on the builder (see benchmarks/README.md):
   included.  If the reset is refused, the peak is not reported.
 
 Each builder gives `reset()` (drop every cache, keep only the base image),
-`build(workload, mode)` (measured) and `describe()` (its version).
+`prime(dockerfile)` (an untimed build of a trivial Dockerfile, so the builder's
+own code is in the page cache again), `build(workload, mode)` (measured) and
+`describe()` (its version).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ DOCKER = "/usr/bin/docker"
 # its `docker build -o` has no oci type, so that mode compares with buildah).
 MODES = ("store", "tarball", "oci")
 TAG = "bench-out:latest"
+PRIME_TAG = "bench-prime:latest"
 
 
 class BenchError(RuntimeError):
@@ -101,6 +104,7 @@ class Builder(Protocol):
     def describe(self) -> str: ...
     def reset(self) -> None: ...
     def build(self, workload: Workload, mode: str, no_cache: bool) -> Sample: ...
+    def prime(self, dockerfile: Path) -> None: ...
     def supports(self, mode: str) -> bool: ...
 
 
@@ -120,6 +124,8 @@ class Ocibuild:
         package = run_quiet([sys.executable, "-c", "import ocibuild; print(ocibuild.__path__[0])"])
         run_quiet([sys.executable, "-m", "compileall", "-q", package.strip()])
         run_quiet([*self._cli, "import", "--root", str(self._template), str(base_tar), base])
+        self._prime_root = workdir / "ocibuild-prime"
+        shutil.copytree(self._template, self._prime_root, symlinks=True)
 
     def describe(self) -> str:
         version = run_quiet([*self._cli, "--version"]).strip()
@@ -128,6 +134,12 @@ class Ocibuild:
     def reset(self) -> None:
         shutil.rmtree(self._root, ignore_errors=True)
         shutil.copytree(self._template, self._root, symlinks=True)
+
+    def prime(self, dockerfile: Path) -> None:
+        argv = [*self._cli, "build", "--root", str(self._prime_root), "--progress", "quiet"]
+        run_quiet(
+            [*argv, "--no-cache", "-f", str(dockerfile), "-t", PRIME_TAG, str(dockerfile.parent)]
+        )
 
     def build(self, workload: Workload, mode: str, no_cache: bool) -> Sample:
         del no_cache  # reset() already left a store with the base only
@@ -179,6 +191,10 @@ class Buildkit:
             return False
         return True
 
+    def prime(self, dockerfile: Path) -> None:
+        run_quiet([DOCKER, "build", "--network=host", "-q", "--no-cache", "-f", str(dockerfile),
+                   "-t", PRIME_TAG, str(dockerfile.parent)], self._env)  # fmt: skip
+
     def build(self, workload: Workload, mode: str, no_cache: bool) -> Sample:
         argv = [DOCKER, "build", "--network=host", "-q", "-f", str(workload.dockerfile)]
         argv += ["-t", TAG, *(["--no-cache"] if no_cache else []), str(workload.context)]
@@ -213,6 +229,12 @@ class Buildah:
         run_quiet([*self._cmd, "rm", "--all"])
         run_quiet([*self._cmd, "rmi", "--all", "--force"])
         run_quiet([*self._cmd, "pull", "-q", f"docker-archive:{self._archive}"])
+
+    def prime(self, dockerfile: Path) -> None:
+        argv = [*self._cmd, "bud", "--layers", "--runtime=runc", "--network=host", "-q"]
+        run_quiet(
+            [*argv, "--no-cache", "-f", str(dockerfile), "-t", PRIME_TAG, str(dockerfile.parent)]
+        )
 
     def build(self, workload: Workload, mode: str, no_cache: bool) -> Sample:
         argv = [*self._cmd, "bud", "--layers", "--runtime=runc", "--network=host", "-q"]
