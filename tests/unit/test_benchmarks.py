@@ -104,3 +104,32 @@ def test_splice_replaces_only_its_own_section() -> None:
     doc = report.splice(doc, "a", "<!-- bench:a -->\nnew a\n<!-- /bench:a -->")
     assert "old a" not in doc
     assert doc.index("new a") < doc.index("tail") < doc.index("\nb\n")
+
+
+def test_settle_after_reset_drops_the_page_cache_then_primes_and_reads_the_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import run
+
+    load = workloads.generate("tiny", tmp_path / "ctx", SMALL)
+    drop = tmp_path / "drop_caches"
+    monkeypatch.setattr(run, "DROP_CACHES", drop)
+    events: list[object] = []
+    real_open = Path.open
+
+    def spy(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        events.append(self)
+        return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    class Recorder:
+        def prime(self, dockerfile: Path) -> None:
+            events.append(("prime", dockerfile, drop.read_text()))
+
+    monkeypatch.setattr(Path, "open", spy)
+    primer = tmp_path / "prime" / "Dockerfile"
+    run._settle_reset(Recorder(), load, primer)  # type: ignore[arg-type]
+    monkeypatch.undo()
+
+    primed = events.index(("prime", primer, "1"))  # the cache was dropped before the priming
+    files = {p for p in load.context.rglob("*") if p.is_file()}
+    assert files and files <= set(events[primed + 1 :])
