@@ -108,6 +108,14 @@ class Builder(Protocol):
     def supports(self, mode: str) -> bool: ...
 
 
+def _build_argv(
+    cmd: list[str], dockerfile: Path, tag: str, no_cache: bool, context: Path | None = None
+) -> list[str]:
+    """`docker build` and `buildah bud` take the same flags: host network, quiet."""
+    argv = [*cmd, "--network=host", "-q", "-f", str(dockerfile), "-t", tag]
+    return [*argv, *(["--no-cache"] if no_cache else []), str(context or dockerfile.parent)]
+
+
 class Ocibuild:
     """ocibuild's CLI (`python -m ocibuild`) on a store that starts with the base only."""
 
@@ -135,16 +143,17 @@ class Ocibuild:
         shutil.rmtree(self._root, ignore_errors=True)
         shutil.copytree(self._template, self._root, symlinks=True)
 
+    def _build_argv(self, root: Path, dockerfile: Path, tag: str) -> list[str]:
+        argv = [*self._cli, "build", "--root", str(root), "--progress", "quiet"]
+        return [*argv, "-f", str(dockerfile), "-t", tag]
+
     def prime(self, dockerfile: Path) -> None:
-        argv = [*self._cli, "build", "--root", str(self._prime_root), "--progress", "quiet"]
-        run_quiet(
-            [*argv, "--no-cache", "-f", str(dockerfile), "-t", PRIME_TAG, str(dockerfile.parent)]
-        )
+        argv = self._build_argv(self._prime_root, dockerfile, PRIME_TAG)
+        run_quiet([*argv, "--no-cache", str(dockerfile.parent)])
 
     def build(self, workload: Workload, mode: str, no_cache: bool) -> Sample:
         del no_cache  # reset() already left a store with the base only
-        argv = [*self._cli, "build", "--root", str(self._root), "--progress", "quiet"]
-        argv += ["-f", str(workload.dockerfile), "-t", TAG]
+        argv = self._build_argv(self._root, workload.dockerfile, TAG)
         if mode == "tarball":
             self._out.unlink(missing_ok=True)
             argv += ["-o", f"type=docker,dest={self._out}"]
@@ -192,12 +201,10 @@ class Buildkit:
         return True
 
     def prime(self, dockerfile: Path) -> None:
-        run_quiet([DOCKER, "build", "--network=host", "-q", "--no-cache", "-f", str(dockerfile),
-                   "-t", PRIME_TAG, str(dockerfile.parent)], self._env)  # fmt: skip
+        run_quiet(_build_argv([DOCKER, "build"], dockerfile, PRIME_TAG, True), self._env)
 
     def build(self, workload: Workload, mode: str, no_cache: bool) -> Sample:
-        argv = [DOCKER, "build", "--network=host", "-q", "-f", str(workload.dockerfile)]
-        argv += ["-t", TAG, *(["--no-cache"] if no_cache else []), str(workload.context)]
+        argv = _build_argv([DOCKER, "build"], workload.dockerfile, TAG, no_cache, workload.context)
         reset = self._reset_hwm()
         seconds = run_measured(argv, self._env).seconds
         if mode == "tarball":
@@ -220,6 +227,7 @@ class Buildah:
         self._out = workdir / "buildah-out.tar"
         store = workdir / "buildah"
         self._cmd = ["buildah", "--root", str(store / "root"), "--runroot", str(store / "run")]
+        self._bud = [*self._cmd, "bud", "--layers", "--runtime=runc"]
         run_quiet([DOCKER, "save", "-o", str(self._archive), base])
 
     def describe(self) -> str:
@@ -231,16 +239,12 @@ class Buildah:
         run_quiet([*self._cmd, "pull", "-q", f"docker-archive:{self._archive}"])
 
     def prime(self, dockerfile: Path) -> None:
-        argv = [*self._cmd, "bud", "--layers", "--runtime=runc", "--network=host", "-q"]
-        run_quiet(
-            [*argv, "--no-cache", "-f", str(dockerfile), "-t", PRIME_TAG, str(dockerfile.parent)]
-        )
+        run_quiet(_build_argv(self._bud, dockerfile, PRIME_TAG, True))
 
     def build(self, workload: Workload, mode: str, no_cache: bool) -> Sample:
-        argv = [*self._cmd, "bud", "--layers", "--runtime=runc", "--network=host", "-q"]
-        argv += ["-f", str(workload.dockerfile), "-t", TAG]
-        argv += [*(["--no-cache"] if no_cache else []), str(workload.context)]
-        ran = run_measured(argv)
+        ran = run_measured(
+            _build_argv(self._bud, workload.dockerfile, TAG, no_cache, workload.context)
+        )
         seconds, peak = ran.seconds, ran.maxrss_kib
         if mode in ("tarball", "oci"):
             self._out.unlink(missing_ok=True)
