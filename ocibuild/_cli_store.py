@@ -198,9 +198,16 @@ def _cmd_prune(ns: argparse.Namespace) -> Outcome:
             raise PruneError(f"unsupported --filter {item!r}: only until=DURATION is supported")
         until = value
     root = ns.root or os.environ.get("OCIBUILD_ROOT") or None
-    report = prune(root, keep_storage=ns.keep_storage, until=until)
+    report = prune(root, keep_storage=ns.keep_storage, until=until, on_wait=_say_waiting)
     deleted = ("Deleted build cache objects:", *report.records, "") if report.records else ()
     return Outcome(out=(*deleted, f"Total reclaimed space: {fmt.human_size(report.freed)}"))
+
+
+def _say_waiting() -> None:
+    sys.stderr.write(
+        "ocibuild: waiting for the builds, pulls and loads using the store to finish\n"
+    )
+    sys.stderr.flush()
 
 
 # ----------------------------------------------------------------------- parsers

@@ -447,6 +447,7 @@ def prune(
     *,
     keep_storage: int | str | None = None,
     until: float | str | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> PruneReport:
     """Trim the build cache, then delete blobs no image, gc root or record needs,
     and the unpacked snapshots of layers none of them keeps.
@@ -454,6 +455,8 @@ def prune(
     ``until`` (seconds, or a Go duration such as ``"24h"``) drops records
     unused for longer; ``keep_storage`` (bytes, or ``"10GB"``) then drops the
     least recently used records until their layers fit.  Neither: only gc.
+    Prune waits for builds, pulls and loads on the store to finish; when it
+    has to, it calls ``on_wait`` first.
     """
     from ocibuild.snapshot import Snapshots
     from ocibuild.store.cache_prune import PruneReport, parse_duration, parse_size, trim
@@ -461,7 +464,7 @@ def prune(
     budget = parse_size(keep_storage) if isinstance(keep_storage, str) else keep_storage
     age = parse_duration(until) if isinstance(until, str) else until
     store = open_store(root)
-    with store.gc_lock(), store.lock():  # gc lock first: builds hold in_use and wait for lock
+    with store.gc_lock(on_wait), store.lock():  # gc lock first: builds hold in_use, wait for lock
         from ocibuild.executor.unchanged import forget
 
         dropped: tuple[str, ...] = ()

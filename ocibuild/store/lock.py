@@ -28,7 +28,7 @@ from ocibuild._record import field, record
 from ocibuild.errors import StoreError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 __all__ = ["StoreLockedError", "gc_exclusive", "in_use", "shared_lock", "store_lock"]
@@ -119,18 +119,27 @@ def in_use(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def gc_exclusive(path: Path, store_lock_path: Path) -> Iterator[None]:
+def gc_exclusive(
+    path: Path, store_lock_path: Path, on_wait: Callable[[], None] | None = None
+) -> Iterator[None]:
     """The exclusive side of :func:`in_use`: wait until no build, pull or load runs.
 
     Re-entrant in a thread (it is :func:`store_lock` on ``path``).  Take it
     before the store lock (``store_lock_path``), never while holding that: a
-    build waits for the store lock while it holds :func:`in_use`.
+    build waits for the store lock while it holds :func:`in_use`.  When it
+    has to wait, ``on_wait`` is called first (prune says so on stderr).
     """
     if _state_for(path).users:
         raise StoreError("cannot collect garbage while this process is building or pulling")
     if _state_for(path).depth == 0 and _state_for(store_lock_path).depth:
         raise AssertionError("the gc lock must be taken before the store lock")
-    with store_lock(path):
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(store_lock(path, blocking=False))
+        except StoreLockedError:
+            if on_wait is not None:
+                on_wait()
+            stack.enter_context(store_lock(path))
         yield
 
 

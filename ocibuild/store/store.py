@@ -47,7 +47,7 @@ from ocibuild.store.lock import gc_exclusive, in_use, store_lock
 from ocibuild.store.scratch import CACHE_MOUNT_PREFIX, PIN_PREFIX, owner_alive, sweep_scratch
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
 __all__ = ["ImageNotFoundError", "Store", "StoredImage"]
 
@@ -126,12 +126,15 @@ class Store:
         self.meta_dir.mkdir(parents=True, exist_ok=True)
         return in_use(self.meta_dir / "gc.lock")
 
-    def gc_lock(self) -> contextlib.AbstractContextManager[None]:
+    def gc_lock(
+        self, on_wait: Callable[[], None] | None = None
+    ) -> contextlib.AbstractContextManager[None]:
         """The lock :meth:`gc` takes, for callers that do more first (prune's
-        record trim): waits for every :meth:`in_use` holder; take it before
-        :meth:`lock`, never inside it."""
+        record trim): waits for every :meth:`in_use` holder, calling
+        ``on_wait`` first when there is one; take it before :meth:`lock`,
+        never inside it."""
         self.meta_dir.mkdir(parents=True, exist_ok=True)
-        return gc_exclusive(self.meta_dir / "gc.lock", self.meta_dir / "lock")
+        return gc_exclusive(self.meta_dir / "gc.lock", self.meta_dir / "lock", on_wait)
 
     # -- blobs ---------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import select
 import subprocess
 import sys
 import threading
@@ -67,3 +69,29 @@ def test_gc_inside_this_process_in_use_is_refused(tmp_path: Path) -> None:
     store = Store(tmp_path / "store")
     with store.in_use(), pytest.raises(StoreError, match="while this process is building"):
         store.gc()
+
+
+def test_prune_says_it_waits_for_a_build_then_prunes(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    prune = [sys.executable, "-m", "ocibuild", "prune", "--root", str(store.root)]
+    assert subprocess.run(prune, capture_output=True, text=True, check=True).stderr == ""
+    pipe = subprocess.PIPE
+    hold = [sys.executable, "-c", HOLD, str(store.root)]
+    with contextlib.ExitStack() as stack:
+        holder = stack.enter_context(subprocess.Popen(hold, stdin=pipe, stdout=pipe, text=True))
+        stack.callback(holder.kill)  # runs before Popen's exit waits for it
+        assert holder.stdout is not None and holder.stdin is not None
+        assert holder.stdout.readline().strip() == "holding"
+        pruner = stack.enter_context(subprocess.Popen(prune, stdout=pipe, stderr=pipe, text=True))
+        stack.callback(pruner.kill)
+        assert pruner.stderr is not None and pruner.stdout is not None
+        said, _, _ = select.select([pruner.stderr], [], [], 30)
+        assert said, "prune waited without saying so"
+        assert pruner.stderr.readline() == (
+            "ocibuild: waiting for the builds, pulls and loads using the store to finish\n"
+        )
+        assert pruner.poll() is None, "prune ended while the store was in use"
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert pruner.wait(30) == 0
+        assert pruner.stdout.read() == "Total reclaimed space: 0B\n"
