@@ -15,9 +15,11 @@ from ocibuild.errors import UserError
 
 if TYPE_CHECKING:
     import argparse
+    import contextlib
     from collections.abc import Callable
 
     from ocibuild._cli_store import SubParsers
+    from ocibuild.progress.events import Event
 
 __all__ = ["COMMANDS", "PARSERS"]
 
@@ -30,9 +32,12 @@ def _cmd_pull(ns: argparse.Namespace) -> Outcome:
     ref = Reference.parse(ns.name)
     client = connect(ref.domain, insecure=tuple(ns.insecure_registry))
     platform = Platform.parse(ns.platform) if ns.platform else None
-    result = pull(store, ref, client, platform)
+    with _progress(ns) as on_event:
+        result = pull(store, ref, client, platform, on_event=on_event)
     here = platform is None or platform.matches(Platform.host())
     err = unpacked(store, [result.top]) if here else ()
+    if ns.quiet:
+        return Outcome(out=(str(ref),), err=err)
     return Outcome(out=(f"Digest: {result.top.digest}", str(ref)), err=err)
 
 
@@ -46,7 +51,8 @@ def _cmd_push(ns: argparse.Namespace) -> Outcome:
         raise UserError(f"cannot push to a digest reference: {ns.name}")
     found = find_image(store, ns.name)
     client = connect(ref.domain, insecure=tuple(ns.insecure_registry))
-    result = push_stored(store, found, ref, client)
+    with _progress(ns) as on_event:
+        result = push_stored(store, found, ref, client, on_event=on_event)
     desc = result.manifest
     return Outcome(out=(f"{ref.tag}: digest: {desc.digest} size: {desc.size}",))
 
@@ -85,7 +91,22 @@ def _cmd_logout(ns: argparse.Namespace) -> Outcome:
     return Outcome(out=(f"Removing login credentials for {ns.server}",))
 
 
+def _progress(
+    ns: argparse.Namespace,
+) -> contextlib.AbstractContextManager[Callable[[Event], None] | None]:
+    """Each blob's transfer as plain lines on stderr (a line a second while it
+    runs, one when done), none with -q.  The live view is a build's: it
+    counts steps, and a pull or push has none."""
+    from ocibuild.progress.render import rendering
+
+    return rendering("quiet" if ns.quiet else "plain", sys.stderr)
+
+
 # ----------------------------------------------------------------------- parsers
+
+
+def _add_quiet(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help=f"do not show {what}")
 
 
 def _add_registry_flags(p: argparse.ArgumentParser) -> None:
@@ -104,6 +125,7 @@ def _add_pull(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--platform", metavar="OS/ARCH[/VARIANT]", help="choose from a multi-platform image"
     )
+    _add_quiet(p, "the download progress; print only the name")
     _add_registry_flags(p)
     p.set_defaults(handler=_cmd_pull)
 
@@ -113,6 +135,7 @@ def _add_push(sub: SubParsers, parent: argparse.ArgumentParser) -> None:
         "push", parents=[parent], help="copy an image (or a whole image index) to a registry"
     )
     p.add_argument("name", metavar="NAME[:TAG]", help="the stored image, named for its registry")
+    _add_quiet(p, "the upload progress")
     _add_registry_flags(p)
     p.set_defaults(handler=_cmd_push)
 

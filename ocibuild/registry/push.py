@@ -71,22 +71,37 @@ def push(
 
 
 def push_index(
-    store: Store, index: Descriptor, ref: Reference, client: RegistryClient
+    store: Store,
+    index: Descriptor,
+    ref: Reference,
+    client: RegistryClient,
+    *,
+    on_event: Callable[[Event], None] | None = None,
 ) -> PushResult:
-    """Push every manifest ``index`` names (recursively, by digest), then its bytes as ``ref``."""
-    return _push_index(store, index, ref.path, _reference(ref), client)
+    """Push every manifest ``index`` names (recursively, by digest), then its bytes as ``ref``.
+
+    ``on_event`` receives the uploads as ``push`` transfers.
+    """
+    return _push_index(store, index, ref.path, _reference(ref), client, on_event)
 
 
 def _push_index(
-    store: Store, index: Descriptor, repo: str, reference: str, client: RegistryClient
+    store: Store,
+    index: Descriptor,
+    repo: str,
+    reference: str,
+    client: RegistryClient,
+    on_event: Callable[[Event], None] | None,
 ) -> PushResult:
     counts = [0, 0, 0]
     for child in Index.from_json(store.read_blob(index)).manifests:
         if child.media_type in mediatypes.INDEXES:
-            done = _push_index(store, child, repo, str(child.digest), client)
+            done = _push_index(store, child, repo, str(child.digest), client, on_event)
         else:
             image = store.image(child)
-            done = _push_image(store, image, repo, str(child.digest), client, "none", None)
+            done = _push_image(
+                store, image, repo, str(child.digest), client, "none", None, on_event
+            )
         counts = [counts[0] + done.uploaded, counts[1] + done.mounted, counts[2] + done.existing]
     client.put_manifest(repo, reference, store.read_blob(index), index.media_type)
     return PushResult(index, *counts)
@@ -98,11 +113,16 @@ def push_stored(
     ref: Reference,
     client: RegistryClient,
     platform: Platform | None = None,
+    *,
+    on_event: Callable[[Event], None] | None = None,
 ) -> PushResult:
-    """Push what ``desc`` names: a complete index whole, else the platform's image."""
+    """Push what ``desc`` names: a complete index whole, else the platform's image.
+
+    ``on_event`` receives the uploads as ``push`` transfers.
+    """
     if desc.media_type in mediatypes.INDEXES and is_complete(store, desc):
-        return push_index(store, desc, ref, client)
-    return push(store, store.image(desc, platform), ref, client)
+        return push_index(store, desc, ref, client, on_event=on_event)
+    return push(store, store.image(desc, platform), ref, client, on_event=on_event)
 
 
 def is_complete(store: Store, desc: Descriptor) -> bool:

@@ -235,11 +235,21 @@ def test_cli_push_and_pull(
     name = f"{registry}/cli:2"
     _image(Store(tmp_path / "a"), name, b"cli")
     assert main(["push", "--root", str(tmp_path / "a"), name]) == 0
-    pushed = capsys.readouterr().out
+    pushed, progress = capsys.readouterr()
     assert pushed.startswith("2: digest: sha256:")
+    image = Store(tmp_path / "a").image(name)
+    finished = [line for line in progress.splitlines() if line.endswith(" done")]
+    assert len(finished) == 1 + len(image.manifest.layers), progress  # a line per blob, on stderr
+    config = f"pushing {image.config_desc.digest} "  # layers go gzip: digests of their own
+    assert any(line.startswith(config) for line in finished), progress
     assert main(["pull", "--root", str(tmp_path / "b"), name]) == 0
-    pulled = capsys.readouterr().out
+    pulled, progress = capsys.readouterr()
     assert pulled.splitlines() == [f"Digest: {pushed.split()[2]}", name]
+    assert f"{pushed.split()[2]} " in progress  # the manifest, then each blob fetched
+    assert main(["pull", "-q", "--root", str(tmp_path / "c"), name]) == 0
+    assert capsys.readouterr() == (f"{name}\n", "")  # as docker pull -q: the name alone
+    assert main(["push", "-q", "--root", str(tmp_path / "a"), name]) == 0
+    assert capsys.readouterr() == (pushed, "")
     pulled_store = Store(tmp_path / "b")
     assert pulled_store.resolve(name) is not None
     top = chain_ids(pulled_store.image(name).config.diff_ids)[-1]  # unpacked, as docker pull
