@@ -9,6 +9,7 @@ handler needs (:class:`StepContext`).
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from ocibuild._record import record, replace
@@ -28,24 +29,55 @@ DEFAULT_SHELL = ("/bin/sh", "-c")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def env_dict(env: tuple[str, ...]) -> dict[str, str]:
-    """``KEY=value`` strings as a dict (a later duplicate wins)."""
+# The dicts of the last few env tuples, by the tuple's identity (each entry
+# holds its tuple, so the id is not reused while it is here).  Every step reads
+# its stage's env as a dict and an ENV step extends it: made once per tuple, and
+# an appended key copies the dict in C, a step over an env of thousands of keys
+# does not walk it in Python (10,000 distinct ENV keys: quadratic in that walk).
+_ENV_MEMO: dict[int, tuple[tuple[str, ...], dict[str, str]]] = {}
+_ENV_MEMO_SIZE = 32
+_ENV_MEMO_LOCK = threading.Lock()
+
+
+def _env_map(env: tuple[str, ...]) -> dict[str, str]:
+    """:func:`env_dict` shared through the memo: never mutate it."""
+    hit = _ENV_MEMO.get(id(env))
+    if hit is not None and hit[0] is env:
+        return hit[1]
     out: dict[str, str] = {}
     for item in env:
         key, _, value = item.partition("=")
         out[key] = value
+    _remember(env, out)
     return out
+
+
+def _remember(env: tuple[str, ...], mapping: dict[str, str]) -> None:
+    with _ENV_MEMO_LOCK:
+        if len(_ENV_MEMO) >= _ENV_MEMO_SIZE:
+            del _ENV_MEMO[next(iter(_ENV_MEMO))]  # the oldest
+        _ENV_MEMO[id(env)] = (env, mapping)
+
+
+def env_dict(env: tuple[str, ...]) -> dict[str, str]:
+    """``KEY=value`` strings as a dict (a later duplicate wins)."""
+    return dict(_env_map(env))
 
 
 def set_env(env: tuple[str, ...], key: str, value: str) -> tuple[str, ...]:
     """Set ``key`` in an env list: replaced in place if present, else appended."""
     entry = f"{key}={value}"
+    known = _env_map(env)
+    if key not in known:
+        appended = (*env, entry)
+        _remember(appended, {**known, key: value})
+        return appended
     items = list(env)
     for i, item in enumerate(items):
         if item.partition("=")[0] == key:
             items[i] = entry
-            return tuple(items)
-    return (*items, entry)
+            break
+    return tuple(items)
 
 
 @record
@@ -84,7 +116,7 @@ class StageState:
     @property
     def expansion_env(self) -> dict[str, str]:
         """What ``$VAR`` sees in a step: ARGs in scope, overridden by ENV."""
-        return {**dict(self.args), **self.env}
+        return {**dict(self.args), **_env_map(self.config.config.env)}
 
     @property
     def shell(self) -> tuple[str, ...]:
