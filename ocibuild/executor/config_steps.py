@@ -33,7 +33,7 @@ from ocibuild.dockerfile.instructions import (
 )
 from ocibuild.errors import UserError
 from ocibuild.executor import history as h
-from ocibuild.executor.state import StageState, set_env
+from ocibuild.executor.state import StageState, set_env, set_labels
 from ocibuild.oci import Healthcheck as ConfigHealthcheck
 
 __all__ = [
@@ -136,10 +136,9 @@ def _env(state: StageState, instr: Env) -> _Change:
 
 
 def _label(state: StageState, instr: Label) -> _Change:
-    labels = dict(state.config.config.labels)
-    labels.update((p.key, p.value) for p in instr.pairs)
+    labels = set_labels(state.config.config.labels, ((p.key, p.value) for p in instr.pairs))
     words = " ".join(f"{p.key}={p.value}" for p in instr.pairs)
-    return _Change(state.with_config(labels=tuple(sorted(labels.items()))), f"LABEL {words}")
+    return _Change(state.with_config(labels=labels), f"LABEL {words}")
 
 
 def _command(state: StageState, instr: Cmd | Entrypoint) -> _Change:

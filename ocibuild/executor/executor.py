@@ -45,6 +45,7 @@ from ocibuild.executor.options import BuildResult
 from ocibuild.executor.schedule import Schedule
 from ocibuild.executor.stage_output import SharedSink, StepOutput, step_label
 from ocibuild.executor.stage_threads import StageThreads
+from ocibuild.executor.state import set_labels
 from ocibuild.executor.step_key import KeyInputs
 from ocibuild.executor.step_progress import StageSteps, tee
 from ocibuild.progress.report import NO_STEP, Reporter
@@ -346,9 +347,9 @@ def _finish(state: StageState, options: BuildOptions) -> StageState:
     """Apply ``--label``s (last, without history) and the image's ``created``
     (SOURCE_DATE_EPOCH, else the newest layer the build made: see cache_step)."""
     if options.labels:
-        labels = dict(state.config.config.labels)
-        labels.update(options.labels)
-        state = state.with_config(labels=tuple(sorted(labels.items())))
+        state = state.with_config(
+            labels=set_labels(state.config.config.labels, options.labels.items())
+        )
     return image_created(state, options.source_date_epoch)
 
 

@@ -9,8 +9,9 @@ handler needs (:class:`StepContext`).
 
 from __future__ import annotations
 
+import bisect
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ocibuild._record import record, replace
 from ocibuild._seq import Seq
@@ -18,45 +19,70 @@ from ocibuild.executor.history import COMMENT
 from ocibuild.oci import ContainerConfig, HistoryEntry, ImageConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from ocibuild.layer import LayerBlob
     from ocibuild.plan.cachekey import CacheKey
 
-__all__ = ["DEFAULT_PATH", "DEFAULT_SHELL", "StageState", "empty_config", "env_dict", "set_env"]
+__all__ = [
+    "DEFAULT_PATH",
+    "DEFAULT_SHELL",
+    "StageState",
+    "empty_config",
+    "env_dict",
+    "set_env",
+    "set_labels",
+]
+
+T = TypeVar("T")
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-# The dicts of the last few env tuples, by the tuple's identity (each entry
-# holds its tuple, so the id is not reused while it is here).  Every step reads
-# its stage's env as a dict and an ENV step extends it: made once per tuple, and
-# an appended key copies the dict in C, a step over an env of thousands of keys
-# does not walk it in Python (10,000 distinct ENV keys: quadratic in that walk).
-_ENV_MEMO: dict[int, tuple[tuple[str, ...], dict[str, str]]] = {}
-_ENV_MEMO_SIZE = 32
-_ENV_MEMO_LOCK = threading.Lock()
+class _DictsByIdentity(Generic[T]):
+    """The dicts of the last few tuples, by the tuple's identity (each entry
+    holds its tuple, so its id is not reused while it is here).
+
+    Every step reads its stage's env and ARGs as dicts, and an ENV or ARG
+    step adds a key: made once per tuple, and a new key copies the dict in C,
+    so a step in a stage of thousands of keys does not walk them in Python
+    (10,000 distinct ENV keys took 28 s, quadratic in that walk).  Never
+    mutate a dict it returns.
+    """
+
+    def __init__(self, derive: Callable[[T], dict[str, str]], size: int = 32) -> None:
+        self._derive = derive
+        self._size = size
+        self._memo: dict[int, tuple[T, dict[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, key: T) -> dict[str, str]:
+        hit = self._memo.get(id(key))
+        if hit is not None and hit[0] is key:
+            return hit[1]
+        mapping = self._derive(key)
+        self.put(key, mapping)
+        return mapping
+
+    def put(self, key: T, mapping: dict[str, str]) -> None:
+        """Remember ``mapping`` as the dict of ``key`` (the caller made it so)."""
+        with self._lock:
+            if len(self._memo) >= self._size:
+                del self._memo[next(iter(self._memo))]  # the oldest
+            self._memo[id(key)] = (key, mapping)
 
 
-def _env_map(env: tuple[str, ...]) -> dict[str, str]:
-    """:func:`env_dict` shared through the memo: never mutate it."""
-    hit = _ENV_MEMO.get(id(env))
-    if hit is not None and hit[0] is env:
-        return hit[1]
+def _parse_env(env: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in env:
         key, _, value = item.partition("=")
         out[key] = value
-    _remember(env, out)
     return out
 
 
-def _remember(env: tuple[str, ...], mapping: dict[str, str]) -> None:
-    with _ENV_MEMO_LOCK:
-        if len(_ENV_MEMO) >= _ENV_MEMO_SIZE:
-            del _ENV_MEMO[next(iter(_ENV_MEMO))]  # the oldest
-        _ENV_MEMO[id(env)] = (env, mapping)
+_env_map = _DictsByIdentity(_parse_env)
+_args_map: _DictsByIdentity[tuple[tuple[str, str], ...]] = _DictsByIdentity(dict)
 
 
 def env_dict(env: tuple[str, ...]) -> dict[str, str]:
@@ -70,13 +96,32 @@ def set_env(env: tuple[str, ...], key: str, value: str) -> tuple[str, ...]:
     known = _env_map(env)
     if key not in known:
         appended = (*env, entry)
-        _remember(appended, {**known, key: value})
+        _env_map.put(appended, {**known, key: value})
         return appended
     items = list(env)
     for i, item in enumerate(items):
         if item.partition("=")[0] == key:
             items[i] = entry
             break
+    return tuple(items)
+
+
+def set_labels(
+    labels: tuple[tuple[str, str], ...], pairs: Iterable[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    """Set each of ``pairs`` in a config's labels, kept sorted by key with each
+    key once (as every :class:`~ocibuild.oci.ContainerConfig` holds them).
+
+    A binary search and one list insert per key: re-sorting on each LABEL
+    made thousands of distinct LABEL keys quadratic in Python comparisons.
+    """
+    items = list(labels)
+    for key, value in pairs:
+        i = bisect.bisect_left(items, (key,))  # (key,) sorts just before (key, any value)
+        if i < len(items) and items[i][0] == key:
+            items[i] = (key, value)
+        else:
+            items.insert(i, (key, value))
     return tuple(items)
 
 
@@ -116,7 +161,7 @@ class StageState:
     @property
     def expansion_env(self) -> dict[str, str]:
         """What ``$VAR`` sees in a step: ARGs in scope, overridden by ENV."""
-        return {**dict(self.args), **_env_map(self.config.config.env)}
+        return {**_args_map(self.args), **_env_map(self.config.config.env)}
 
     @property
     def shell(self) -> tuple[str, ...]:
@@ -158,9 +203,12 @@ class StageState:
 
     def with_arg(self, name: str, value: str | None) -> StageState:
         """A copy with ARG ``name`` in scope (``None``: declared but unset)."""
-        kept = tuple((k, v) for k, v in self.args if k != name)
+        known = _args_map(self.args)
+        kept = tuple((k, v) for k, v in self.args if k != name) if name in known else self.args
         names = self.arg_names if name in self.arg_names else (*self.arg_names, name)
         args = kept if value is None else (*kept, (name, value))
+        if value is not None and name not in known:
+            _args_map.put(args, {**known, name: value})
         return replace(self, args=args, arg_names=names)
 
 

@@ -96,7 +96,11 @@ class Healthcheck:
 
 @record
 class ContainerConfig:
-    """The ``config`` object: how to run a container from the image."""
+    """The ``config`` object: how to run a container from the image.
+
+    ``labels`` are sorted by key, each key once (``from_json`` makes them so;
+    the executor's ``set_labels`` keeps them so).
+    """
 
     user: str = ""
     exposed_ports: tuple[str, ...] = ()
