@@ -108,7 +108,7 @@ class Builder(Protocol):
     def supports(self, mode: str) -> bool: ...
 
 
-def _build_argv(
+def _docker_style_argv(
     cmd: list[str], dockerfile: Path, tag: str, no_cache: bool, context: Path | None = None
 ) -> list[str]:
     """`docker build` and `buildah bud` take the same flags: host network, quiet."""
@@ -201,10 +201,12 @@ class Buildkit:
         return True
 
     def prime(self, dockerfile: Path) -> None:
-        run_quiet(_build_argv([DOCKER, "build"], dockerfile, PRIME_TAG, True), self._env)
+        run_quiet(_docker_style_argv([DOCKER, "build"], dockerfile, PRIME_TAG, True), self._env)
 
     def build(self, workload: Workload, mode: str, no_cache: bool) -> Sample:
-        argv = _build_argv([DOCKER, "build"], workload.dockerfile, TAG, no_cache, workload.context)
+        argv = _docker_style_argv(
+            [DOCKER, "build"], workload.dockerfile, TAG, no_cache, workload.context
+        )
         reset = self._reset_hwm()
         seconds = run_measured(argv, self._env).seconds
         if mode == "tarball":
@@ -239,11 +241,11 @@ class Buildah:
         run_quiet([*self._cmd, "pull", "-q", f"docker-archive:{self._archive}"])
 
     def prime(self, dockerfile: Path) -> None:
-        run_quiet(_build_argv(self._bud, dockerfile, PRIME_TAG, True))
+        run_quiet(_docker_style_argv(self._bud, dockerfile, PRIME_TAG, True))
 
     def build(self, workload: Workload, mode: str, no_cache: bool) -> Sample:
         ran = run_measured(
-            _build_argv(self._bud, workload.dockerfile, TAG, no_cache, workload.context)
+            _docker_style_argv(self._bud, workload.dockerfile, TAG, no_cache, workload.context)
         )
         seconds, peak = ran.seconds, ran.maxrss_kib
         if mode in ("tarball", "oci"):
